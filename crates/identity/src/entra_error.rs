@@ -1,0 +1,113 @@
+//! Token-endpoint errors in Entra's vocabulary: the OAuth `error`, the AADSTS code and the
+//! HTTP status real Entra answers with.
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntraError {
+    pub status: u16,
+    pub error: &'static str,
+    pub code: u32,
+    pub description: String,
+}
+
+impl EntraError {
+    fn new(status: u16, error: &'static str, code: u32, description: impl Into<String>) -> Self {
+        EntraError { status, error, code, description: description.into() }
+    }
+
+    pub fn unknown_tenant(tenant: &str) -> Self {
+        Self::new(
+            400,
+            "invalid_tenant",
+            90002,
+            format!(
+                "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
+            ),
+        )
+    }
+
+    pub fn no_tenant_information() -> Self {
+        Self::new(
+            400,
+            "invalid_request",
+            50059,
+            "No tenant-identifying information found in either the request or implied by any provided credentials.",
+        )
+    }
+
+    pub fn unknown_client(client_id: &str, tenant: &str) -> Self {
+        Self::new(
+            400,
+            "unauthorized_client",
+            700016,
+            format!(
+                "Application with identifier '{client_id}' was not found in the directory '{tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant."
+            ),
+        )
+    }
+
+    pub fn wrong_secret(client_id: &str) -> Self {
+        Self::new(
+            401,
+            "invalid_client",
+            7000215,
+            format!(
+                "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{client_id}'."
+            ),
+        )
+    }
+
+    pub fn missing_credential() -> Self {
+        Self::new(
+            401,
+            "invalid_client",
+            7000218,
+            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+        )
+    }
+
+    pub fn missing_parameter(name: &str) -> Self {
+        Self::new(400, "invalid_request", 900144, format!("The request body must contain the following parameter: '{name}'."))
+    }
+
+    pub fn malformed_client_id(client_id: &str) -> Self {
+        Self::new(
+            400,
+            "invalid_request",
+            700038,
+            format!("{client_id} is not a valid application identifier."),
+        )
+    }
+
+    pub fn unsupported_grant(grant: &str) -> Self {
+        Self::new(
+            400,
+            "unsupported_grant_type",
+            70003,
+            format!("The app requested an unsupported grant type '{grant}'."),
+        )
+    }
+
+    pub fn scope_not_default(scope: &str) -> Self {
+        Self::new(
+            400,
+            "invalid_scope",
+            1002012,
+            format!("The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."),
+        )
+    }
+
+    pub fn unknown_resource(resource: &str) -> Self {
+        Self::new(
+            400,
+            "invalid_resource",
+            500011,
+            format!(
+                "The resource principal named {resource} was not found in the tenant. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant."
+            ),
+        )
+    }
+
+    pub fn invalid_request(description: impl Into<String>) -> Self {
+        Self::new(400, "invalid_request", 900144, description)
+    }
+}

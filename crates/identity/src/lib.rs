@@ -1,0 +1,21 @@
+//! The identity provider: an Entra-ID-compatible token issuer and the verifier the MDE API
+//! uses. HTTP-free: the server's routes translate requests and errors.
+//!
+//! - [`keys`]: RS256 signing keys with certificates, their `kid`s and the JWKS document.
+//! - [`token`]: access tokens shaped like Entra's v1 tokens for the WindowsDefenderATP resource.
+//! - [`verify`]: signature, algorithm, issuer, audience, tenant and lifetime checks.
+//! - [`secret`]: client secrets, stored as SHA-256 and compared in constant time.
+//! - [`resource`]: the resource identifiers and permission names the API knows.
+//! - [`entra_error`]: token-endpoint errors with their AADSTS codes.
+
+pub mod entra_error;
+pub mod keys;
+pub mod resource;
+pub mod secret;
+pub mod token;
+pub mod verify;
+
+pub use entra_error::EntraError;
+pub use keys::{Keyring, SigningKey};
+pub use token::{AccessClaims, IssuedToken, TOKEN_LIFETIME_SECONDS};
+pub use verify::{Principal, PrincipalKind, TokenError};

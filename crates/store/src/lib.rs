@@ -1,0 +1,47 @@
+//! Storage for openmde: the [`Store`] trait the server is written against, and its backends.
+//!
+//! Backends keep their SQL dialect to themselves; callers see domain values only. Entities are
+//! stored as canonical JSON documents ([`openmde_model::Record`]) with a few key columns beside
+//! them, so a record imported from a real tenant keeps every field.
+
+mod error;
+pub mod sqlite;
+mod types;
+
+pub use error::StoreError;
+pub use types::{AlertMachine, AppRegistration, ImportCounts, SigningKeyRecord, Tenant, TenantKey};
+
+use async_trait::async_trait;
+use openmde_model::{Record, Timestamp};
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// All tenants, oldest first.
+    async fn tenants(&self) -> Result<Vec<Tenant>>;
+    /// A tenant by its GUID or by its domain name (case-insensitive).
+    async fn tenant(&self, id_or_domain: &str) -> Result<Option<Tenant>>;
+    async fn create_tenant(&self, id: &str, name: &str, domain: &str) -> Result<Tenant>;
+
+    async fn app(&self, client_id: &str) -> Result<Option<AppRegistration>>;
+    async fn create_app(&self, app: &AppRegistration) -> Result<()>;
+
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>>;
+    async fn add_signing_key(&self, key: &SigningKeyRecord) -> Result<()>;
+
+    /// The machine of an alert last updated at or after `updated_since`.
+    async fn alert_machine(&self, tenant: TenantKey, alert_id: &str, updated_since: Timestamp)
+    -> Result<AlertMachine>;
+
+    /// Starts an import into one tenant: nothing of it is visible, or kept, until `commit`.
+    async fn begin_import(&self, tenant: TenantKey) -> Result<Box<dyn Import>>;
+}
+
+/// One import transaction. Dropping it without `commit` writes nothing.
+#[async_trait]
+pub trait Import: Send {
+    /// Inserts or replaces (by id) each record.
+    async fn upsert(&mut self, records: Vec<Record>) -> Result<()>;
+    async fn commit(self: Box<Self>) -> Result<ImportCounts>;
+}

@@ -1,0 +1,225 @@
+//! The embedded default: one SQLite file in WAL mode.
+//!
+//! Point reads run inline on the calling task over a small pool of connections: they take
+//! microseconds, less than a hop to a blocking thread would. Writes go to a blocking thread.
+
+mod import;
+mod migrations;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use openmde_model::Timestamp;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+
+use crate::{AlertMachine, AppRegistration, Import, Result, SigningKeyRecord, Store, StoreError, Tenant, TenantKey};
+
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode::{CannotOpen, DatabaseBusy, DatabaseLocked};
+        match &error {
+            rusqlite::Error::SqliteFailure(e, _) if matches!(e.code, DatabaseBusy | DatabaseLocked | CannotOpen) => {
+                StoreError::Unavailable(error.to_string())
+            }
+            rusqlite::Error::SqliteFailure(e, _) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
+                StoreError::Conflict(error.to_string())
+            }
+            rusqlite::Error::FromSqlConversionFailure(..) | rusqlite::Error::InvalidColumnType(..) => {
+                StoreError::Corrupt(error.to_string())
+            }
+            _ => StoreError::Backend(error.to_string()),
+        }
+    }
+}
+
+fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
+    Ok(conn)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Self> {
+        let mut writer = open_connection(path)?;
+        migrations::run(&mut writer)?;
+        let reader_count = std::thread::available_parallelism().map_or(4, |n| n.get() * 2).max(4);
+        let readers = (0..reader_count)
+            .map(|_| open_connection(path).map(Mutex::new))
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                writer: Mutex::new(writer),
+                readers,
+                next_reader: AtomicUsize::new(0),
+            }),
+        })
+    }
+
+    /// Runs a read on a free pooled connection.
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
+        let readers = &self.inner.readers;
+        let start = self.inner.next_reader.fetch_add(1, Ordering::Relaxed);
+        let free = (0..readers.len()).find_map(|i| readers[(start + i) % readers.len()].try_lock().ok());
+        let conn = match free {
+            Some(conn) => conn,
+            None => lock(&readers[start % readers.len()]),
+        };
+        Ok(f(&conn)?)
+    }
+
+    /// Runs a write on the writer connection, on a blocking thread.
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || f(&mut lock(&inner.writer)).map_err(StoreError::from))
+            .await
+            .map_err(|e| StoreError::Backend(format!("write task failed: {e}")))?
+    }
+}
+
+/// A poisoned lock only means another thread panicked mid-query; the connection is still sound.
+fn lock(mutex: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn tenant_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Tenant> {
+    Ok(Tenant { key: TenantKey(row.get(0)?), id: row.get(1)?, name: row.get(2)?, domain: row.get(3)? })
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn tenants(&self) -> Result<Vec<Tenant>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached("SELECT key, id, name, domain FROM tenants ORDER BY key")?;
+            stmt.query_map([], tenant_from_row)?.collect()
+        })
+    }
+
+    async fn tenant(&self, id_or_domain: &str) -> Result<Option<Tenant>> {
+        self.read(|conn| {
+            conn.prepare_cached("SELECT key, id, name, domain FROM tenants WHERE id = lower(?1) OR domain = ?1")?
+                .query_row([id_or_domain], tenant_from_row)
+                .optional()
+        })
+    }
+
+    async fn create_tenant(&self, id: &str, name: &str, domain: &str) -> Result<Tenant> {
+        let (id, name, domain) = (id.to_ascii_lowercase(), name.to_string(), domain.to_string());
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO tenants (id, name, domain, created) VALUES (?1, ?2, ?3, ?4)",
+                params![id, name, domain, Timestamp::now().0],
+            )?;
+            Ok(Tenant { key: TenantKey(conn.last_insert_rowid()), id, name, domain })
+        })
+        .await
+    }
+
+    async fn app(&self, client_id: &str) -> Result<Option<AppRegistration>> {
+        let row = self.read(|conn| {
+            conn.prepare_cached(
+                "SELECT client_id, tenant, object_id, name, secret_sha256, roles FROM apps WHERE client_id = lower(?1)",
+            )?
+            .query_row([client_id], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get::<_, Vec<u8>>(4)?, row.get::<_, String>(5)?))
+            })
+            .optional()
+        })?;
+        let Some((client_id, tenant, object_id, name, secret, roles)) = row else { return Ok(None) };
+        let secret_sha256 = secret.try_into().map_err(|_| StoreError::Corrupt("app secret hash length".into()))?;
+        let roles = serde_json::from_str(&roles).map_err(|e| StoreError::Corrupt(format!("app roles: {e}")))?;
+        Ok(Some(AppRegistration { client_id, tenant: TenantKey(tenant), object_id, name, secret_sha256, roles }))
+    }
+
+    async fn create_app(&self, app: &AppRegistration) -> Result<()> {
+        let app = app.clone();
+        let roles = serde_json::to_string(&app.roles).map_err(|e| StoreError::Backend(e.to_string()))?;
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO apps (client_id, tenant, object_id, name, secret_sha256, roles, created)
+                 VALUES (lower(?1), ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![app.client_id, app.tenant.0, app.object_id, app.name, &app.secret_sha256[..], roles, Timestamp::now().0],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
+        self.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT kid, private_key_pem, certificate_der, created FROM signing_keys ORDER BY created")?;
+            stmt.query_map([], |row| {
+                Ok(SigningKeyRecord {
+                    kid: row.get(0)?,
+                    private_key_pem: row.get(1)?,
+                    certificate_der: row.get(2)?,
+                    created: Timestamp(row.get(3)?),
+                })
+            })?
+            .collect()
+        })
+    }
+
+    async fn add_signing_key(&self, key: &SigningKeyRecord) -> Result<()> {
+        let key = key.clone();
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO signing_keys (kid, private_key_pem, certificate_der, created) VALUES (?1, ?2, ?3, ?4)",
+                params![key.kid, key.private_key_pem, key.certificate_der, key.created.0],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn alert_machine(
+        &self,
+        tenant: TenantKey,
+        alert_id: &str,
+        updated_since: Timestamp,
+    ) -> Result<AlertMachine> {
+        let row: Option<(Option<String>, Option<String>)> = self.read(|conn| {
+            conn.prepare_cached(
+                "SELECT a.machine_id, m.doc FROM alerts a
+                 LEFT JOIN machines m ON m.tenant = a.tenant AND m.id = a.machine_id
+                 WHERE a.tenant = ?1 AND a.id = ?2 AND a.last_update >= ?3",
+            )?
+            .query_row(params![tenant.0, alert_id, updated_since.0], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()
+        })?;
+        Ok(match row {
+            None => AlertMachine::AlertNotFound,
+            Some((None, _)) => AlertMachine::AlertHasNoMachine,
+            Some((Some(machine_id), None)) => AlertMachine::MachineNotFound { machine_id },
+            Some((Some(_), Some(doc))) => AlertMachine::Found(doc),
+        })
+    }
+
+    async fn begin_import(&self, tenant: TenantKey) -> Result<Box<dyn Import>> {
+        let path = self.inner.path.clone();
+        let import = tokio::task::spawn_blocking(move || import::SqliteImport::begin(&path, tenant))
+            .await
+            .map_err(|e| StoreError::Backend(format!("import task failed: {e}")))??;
+        Ok(Box::new(import))
+    }
+}

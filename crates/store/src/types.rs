@@ -1,0 +1,51 @@
+use openmde_model::Timestamp;
+
+/// A tenant's internal key: small, and what every tenant-owned row carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TenantKey(pub i64);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    pub key: TenantKey,
+    /// The directory (tenant) id, a GUID, as in the `tid` claim.
+    pub id: String,
+    pub name: String,
+    /// The tenant's domain, e.g. `contoso.onmicrosoft.com`.
+    pub domain: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppRegistration {
+    pub client_id: String,
+    pub tenant: TenantKey,
+    /// The service principal's object id: `oid` and `sub` of its tokens.
+    pub object_id: String,
+    pub name: String,
+    pub secret_sha256: [u8; 32],
+    /// Application permissions granted (the `roles` claim).
+    pub roles: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningKeyRecord {
+    pub kid: String,
+    pub private_key_pem: String,
+    pub certificate_der: Vec<u8>,
+    pub created: Timestamp,
+}
+
+/// What `GET /api/alerts/{id}/machine` finds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AlertMachine {
+    AlertNotFound,
+    AlertHasNoMachine,
+    MachineNotFound { machine_id: String },
+    /// The machine's canonical JSON document.
+    Found(String),
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportCounts {
+    pub machines: u64,
+    pub alerts: u64,
+}
