@@ -11,7 +11,12 @@ pub struct EntraError {
 
 impl EntraError {
     fn new(status: u16, error: &'static str, code: u32, description: impl Into<String>) -> Self {
-        EntraError { status, error, code, description: description.into() }
+        EntraError {
+            status,
+            error,
+            code,
+            description: description.into(),
+        }
     }
 
     pub fn unknown_tenant(tenant: &str) -> Self {
@@ -66,7 +71,12 @@ impl EntraError {
     }
 
     pub fn missing_parameter(name: &str) -> Self {
-        Self::new(400, "invalid_request", 900144, format!("The request body must contain the following parameter: '{name}'."))
+        Self::new(
+            400,
+            "invalid_request",
+            900144,
+            format!("The request body must contain the following parameter: '{name}'."),
+        )
     }
 
     pub fn malformed_client_id(client_id: &str) -> Self {
@@ -92,7 +102,9 @@ impl EntraError {
             400,
             "invalid_scope",
             1002012,
-            format!("The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."),
+            format!(
+                "The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
+            ),
         )
     }
 
@@ -107,7 +119,13 @@ impl EntraError {
         )
     }
 
-    pub fn invalid_request(description: impl Into<String>) -> Self {
-        Self::new(400, "invalid_request", 900144, description)
+    /// The store could not be read; clients may retry a 503.
+    pub fn temporarily_unavailable() -> Self {
+        Self::new(
+            503,
+            "temporarily_unavailable",
+            90033,
+            "The service is temporarily unavailable. Please try again.",
+        )
     }
 }

@@ -28,7 +28,9 @@ pub struct SigningKey {
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey").field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
     }
 }
 
@@ -37,13 +39,19 @@ impl SigningKey {
         let fail = |e: rcgen::Error| KeyError::Generate(e.to_string());
         let key_pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).map_err(fail)?;
         let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(fail)?;
-        params.distinguished_name.push(rcgen::DnType::CommonName, "openmde token signing");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "openmde token signing");
         let now = time::OffsetDateTime::now_utc();
         params.not_before = now - time::Duration::days(1);
         params.not_after = now + time::Duration::days(3650);
         let certificate = params.self_signed(&key_pair).map_err(fail)?;
         let certificate_der = certificate.der().to_vec();
-        Ok(SigningKey { kid: kid_of(&certificate_der), private_key_pem: key_pair.serialize_pem(), certificate_der })
+        Ok(SigningKey {
+            kid: kid_of(&certificate_der),
+            private_key_pem: key_pair.serialize_pem(),
+            certificate_der,
+        })
     }
 }
 
@@ -70,7 +78,9 @@ pub struct Keyring {
 impl Keyring {
     /// `keys` oldest first; the last one signs. Fails on an empty list or an unreadable key.
     pub fn new(keys: &[SigningKey]) -> Result<Self, KeyError> {
-        let newest = keys.last().ok_or_else(|| KeyError::Generate("no signing key".into()))?;
+        let newest = keys
+            .last()
+            .ok_or_else(|| KeyError::Generate("no signing key".into()))?;
         let unusable = |key: &SigningKey, e: jsonwebtoken::errors::Error| KeyError::Unusable {
             kid: key.kid.clone(),
             reason: e.to_string(),
@@ -78,12 +88,18 @@ impl Keyring {
         let mut published = Vec::with_capacity(keys.len());
         let mut encoding = None;
         for key in keys {
-            let encoding_key = EncodingKey::from_rsa_pem(key.private_key_pem.as_bytes()).map_err(|e| unusable(key, e))?;
-            let jwk = Jwk::from_encoding_key(&encoding_key, Algorithm::RS256).map_err(|e| unusable(key, e))?;
+            let encoding_key = EncodingKey::from_rsa_pem(key.private_key_pem.as_bytes())
+                .map_err(|e| unusable(key, e))?;
+            let jwk = Jwk::from_encoding_key(&encoding_key, Algorithm::RS256)
+                .map_err(|e| unusable(key, e))?;
             let AlgorithmParameters::RSA(rsa) = jwk.algorithm else {
-                return Err(KeyError::Unusable { kid: key.kid.clone(), reason: "not an RSA key".into() });
+                return Err(KeyError::Unusable {
+                    kid: key.kid.clone(),
+                    reason: "not an RSA key".into(),
+                });
             };
-            let decoding = DecodingKey::from_rsa_components(&rsa.n, &rsa.e).map_err(|e| unusable(key, e))?;
+            let decoding =
+                DecodingKey::from_rsa_components(&rsa.n, &rsa.e).map_err(|e| unusable(key, e))?;
             published.push(PublishedKey {
                 kid: key.kid.clone(),
                 modulus: rsa.n,
@@ -95,7 +111,11 @@ impl Keyring {
                 encoding = Some(encoding_key);
             }
         }
-        let by_kid = published.iter().enumerate().map(|(i, k)| (k.kid.clone(), i)).collect();
+        let by_kid = published
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.kid.clone(), i))
+            .collect();
         Ok(Keyring {
             signing_kid: newest.kid.clone(),
             encoding: encoding.ok_or_else(|| KeyError::Generate("no signing key".into()))?,

@@ -7,15 +7,21 @@
 //! - [`secret`]: client secrets, stored as SHA-256 and compared in constant time.
 //! - [`resource`]: the resource identifiers and permission names the API knows.
 //! - [`entra_error`]: token-endpoint errors with their AADSTS codes.
+//! - [`issuer`]: the token endpoint's grants, against the store's tenants and applications.
+//! - [`authenticator`]: from a bearer token to a [`Caller`], with a cache of verified tokens.
 
+pub mod authenticator;
 pub mod entra_error;
+pub mod issuer;
 pub mod keys;
 pub mod resource;
 pub mod secret;
 pub mod token;
 pub mod verify;
 
+pub use authenticator::{Authenticator, Caller};
 pub use entra_error::EntraError;
+pub use issuer::{Issuer, TokenGrant, TokenRequest, TokenVersion};
 pub use keys::{Keyring, SigningKey};
 pub use token::{AccessClaims, IssuedToken, TOKEN_LIFETIME_SECONDS};
 pub use verify::{Principal, PrincipalKind, TokenError};

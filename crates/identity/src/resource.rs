@@ -13,7 +13,10 @@ pub const MDE_RESOURCES: [&str; 5] = [
 /// The resource named by a v1 `resource=` value or the prefix of a v2 `/.default` scope.
 pub fn resource(identifier: &str) -> Option<&'static str> {
     let identifier = identifier.trim_end_matches('/');
-    MDE_RESOURCES.iter().copied().find(|r| r.eq_ignore_ascii_case(identifier))
+    MDE_RESOURCES
+        .iter()
+        .copied()
+        .find(|r| r.eq_ignore_ascii_case(identifier))
 }
 
 /// Application permissions of the WindowsDefenderATP resource that openmde grants.
@@ -40,7 +43,10 @@ pub const APPLICATION_PERMISSIONS: [&str; 18] = [
 
 /// The permission's canonical spelling, if it is one.
 pub fn application_permission(name: &str) -> Option<&'static str> {
-    APPLICATION_PERMISSIONS.iter().copied().find(|p| p.eq_ignore_ascii_case(name))
+    APPLICATION_PERMISSIONS
+        .iter()
+        .copied()
+        .find(|p| p.eq_ignore_ascii_case(name))
 }
 
 /// The permissions held by the demo application: every Machine and Alert one.

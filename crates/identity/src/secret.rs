@@ -12,7 +12,9 @@ const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01
 pub fn generate() -> String {
     let mut rng = rand::rng();
     let mut pick = |n: usize| -> String {
-        (0..n).map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())])).collect()
+        (0..n)
+            .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+            .collect()
     };
     format!("{}8Q~{}", pick(2), pick(35))
 }

@@ -44,7 +44,11 @@ pub enum PrincipalKind {
     /// Client credentials: application permissions from `roles`.
     Application { roles: Vec<String> },
     /// A user through an application: delegated permissions from `scp`.
-    Delegated { scopes: Vec<String>, user_object_id: String, upn: Option<String> },
+    Delegated {
+        scopes: Vec<String>,
+        user_object_id: String,
+        upn: Option<String>,
+    },
 }
 
 /// The caller a verified token stands for.
@@ -62,8 +66,12 @@ impl Principal {
     /// user tokens) permissions.
     pub fn has_permission(&self, application: &[&str], delegated: &[&str]) -> bool {
         match &self.kind {
-            PrincipalKind::Application { roles } => roles.iter().any(|r| application.contains(&r.as_str())),
-            PrincipalKind::Delegated { scopes, .. } => scopes.iter().any(|s| delegated.contains(&s.as_str())),
+            PrincipalKind::Application { roles } => {
+                roles.iter().any(|r| application.contains(&r.as_str()))
+            }
+            PrincipalKind::Delegated { scopes, .. } => {
+                scopes.iter().any(|s| delegated.contains(&s.as_str()))
+            }
         }
     }
 
@@ -93,17 +101,28 @@ impl Verifier {
     pub fn verify(&self, keys: &Keyring, token: &str) -> Result<Principal, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
         if header.alg != Algorithm::RS256 {
-            return Err(TokenError::UnsupportedAlgorithm(format!("{:?}", header.alg)));
+            return Err(TokenError::UnsupportedAlgorithm(format!(
+                "{:?}",
+                header.alg
+            )));
         }
-        let key = header.kid.as_deref().and_then(|kid| keys.decoding_key(kid)).ok_or(TokenError::UnknownKey)?;
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| keys.decoding_key(kid))
+            .ok_or(TokenError::UnknownKey)?;
         let claims = jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation)
             .map_err(|e| match e.kind() {
                 ErrorKind::ExpiredSignature => TokenError::Expired,
                 ErrorKind::ImmatureSignature => TokenError::NotYetValid,
                 ErrorKind::InvalidAudience => TokenError::WrongAudience,
                 ErrorKind::InvalidSignature => TokenError::BadSignature,
-                ErrorKind::InvalidAlgorithm => TokenError::UnsupportedAlgorithm(format!("{:?}", header.alg)),
-                ErrorKind::MissingRequiredClaim(_) => TokenError::MissingClaim("exp, nbf, aud or iss"),
+                ErrorKind::InvalidAlgorithm => {
+                    TokenError::UnsupportedAlgorithm(format!("{:?}", header.alg))
+                }
+                ErrorKind::MissingRequiredClaim(_) => {
+                    TokenError::MissingClaim("exp, nbf, aud or iss")
+                }
                 _ => TokenError::Malformed,
             })?
             .claims;
@@ -117,9 +136,17 @@ impl Verifier {
                 user_object_id: claims.oid.ok_or(TokenError::MissingClaim("oid"))?,
                 upn: claims.upn,
             },
-            None => PrincipalKind::Application { roles: claims.roles },
+            None => PrincipalKind::Application {
+                roles: claims.roles,
+            },
         };
-        Ok(Principal { tenant_id: claims.tid, client_id, kind, not_before: claims.nbf, expires_at: claims.exp })
+        Ok(Principal {
+            tenant_id: claims.tid,
+            client_id,
+            kind,
+            not_before: claims.nbf,
+            expires_at: claims.exp,
+        })
     }
 }
 
@@ -133,10 +160,14 @@ mod tests {
     use std::sync::LazyLock;
 
     const TENANT: &str = "6f1c3b7e-0d7a-4c55-9b8e-2d5f0a9c1e11";
-    static KEYS: LazyLock<Keyring> = LazyLock::new(|| Keyring::new(&[SigningKey::generate().unwrap()]).unwrap());
+    static KEYS: LazyLock<Keyring> =
+        LazyLock::new(|| Keyring::new(&[SigningKey::generate().unwrap()]).unwrap());
 
     fn now() -> i64 {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
     }
 
     fn app_token(audience: &str) -> String {
@@ -149,7 +180,9 @@ mod tests {
             roles: &roles,
             audience,
         };
-        issue_app_token(&KEYS, &subject, now()).unwrap().access_token
+        issue_app_token(&KEYS, &subject, now())
+            .unwrap()
+            .access_token
     }
 
     fn claims_of(token: &str) -> AccessClaims {
@@ -160,7 +193,9 @@ mod tests {
     #[test]
     fn accepts_own_app_tokens_for_each_resource_alias() {
         for audience in MDE_RESOURCES {
-            let principal = Verifier::default().verify(&KEYS, &app_token(audience)).unwrap();
+            let principal = Verifier::default()
+                .verify(&KEYS, &app_token(audience))
+                .unwrap();
             assert_eq!(principal.tenant_id, TENANT);
             assert!(principal.has_permission(&["Machine.Read.All"], &[]));
             assert!(!principal.has_permission(&["Alert.Read.All"], &["Machine.Read"]));
@@ -179,9 +214,20 @@ mod tests {
         let cases: Vec<(String, TokenError)> = vec![
             (resign(&|c| c.exp = now() - 3600), TokenError::Expired),
             (resign(&|c| c.nbf = now() + 3600), TokenError::NotYetValid),
-            (resign(&|c| c.aud = "https://graph.microsoft.com".into()), TokenError::WrongAudience),
-            (resign(&|c| c.iss = "https://sts.windows.net/00000000-0000-0000-0000-000000000000/".into()), TokenError::WrongIssuer),
-            (resign(&|c| c.appid = None), TokenError::MissingClaim("appid")),
+            (
+                resign(&|c| c.aud = "https://graph.microsoft.com".into()),
+                TokenError::WrongAudience,
+            ),
+            (
+                resign(&|c| {
+                    c.iss = "https://sts.windows.net/00000000-0000-0000-0000-000000000000/".into()
+                }),
+                TokenError::WrongIssuer,
+            ),
+            (
+                resign(&|c| c.appid = None),
+                TokenError::MissingClaim("appid"),
+            ),
             ("not.a.jwt".into(), TokenError::Malformed),
         ];
         for (token, expected) in cases {
@@ -192,9 +238,15 @@ mod tests {
         let mut claims = claims_of(&good);
         claims.roles = vec!["Machine.ReadWrite.All".into()];
         parts[1] = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap());
-        assert_eq!(verifier.verify(&KEYS, &parts.join(".")), Err(TokenError::BadSignature));
+        assert_eq!(
+            verifier.verify(&KEYS, &parts.join(".")),
+            Err(TokenError::BadSignature)
+        );
         // Signed by a key we never published.
         let other = Keyring::new(&[SigningKey::generate().unwrap()]).unwrap();
-        assert_eq!(verifier.verify(&KEYS, &sign(&other, &claims_of(&good)).unwrap()), Err(TokenError::UnknownKey));
+        assert_eq!(
+            verifier.verify(&KEYS, &sign(&other, &claims_of(&good)).unwrap()),
+            Err(TokenError::UnknownKey)
+        );
     }
 }

@@ -19,11 +19,18 @@ pub struct FieldError {
 }
 
 /// Returns `input` in canonical form for `ty`, or the first field that does not fit.
-pub fn canonicalize(ty: &ComplexType, input: Map<String, Value>) -> Result<Map<String, Value>, FieldError> {
+pub fn canonicalize(
+    ty: &ComplexType,
+    input: Map<String, Value>,
+) -> Result<Map<String, Value>, FieldError> {
     canonicalize_at(ty, input, "")
 }
 
-fn canonicalize_at(ty: &ComplexType, input: Map<String, Value>, path: &str) -> Result<Map<String, Value>, FieldError> {
+fn canonicalize_at(
+    ty: &ComplexType,
+    input: Map<String, Value>,
+    path: &str,
+) -> Result<Map<String, Value>, FieldError> {
     let mut slots: Vec<Option<Value>> = vec![None; ty.properties.len()];
     let mut extras = Vec::new();
     for (key, value) in input {
@@ -46,7 +53,11 @@ fn canonicalize_at(ty: &ComplexType, input: Map<String, Value>, path: &str) -> R
 }
 
 fn join(path: &str, name: &str) -> String {
-    if path.is_empty() { name.to_string() } else { format!("{path}.{name}") }
+    if path.is_empty() {
+        name.to_string()
+    } else {
+        format!("{path}.{name}")
+    }
 }
 
 fn absent(property: &Property, field: &str) -> Result<Value, FieldError> {
@@ -58,7 +69,10 @@ fn absent(property: &Property, field: &str) -> Result<Value, FieldError> {
 }
 
 fn error(field: &str, message: impl Into<String>) -> FieldError {
-    FieldError { field: field.to_string(), message: message.into() }
+    FieldError {
+        field: field.to_string(),
+        message: message.into(),
+    }
 }
 
 fn describe(value: &Value) -> &'static str {
@@ -78,7 +92,9 @@ fn expected(field: &str, what: &str, got: &Value) -> FieldError {
 
 fn value_of(kind: Kind, value: Value, field: &str) -> Result<Value, FieldError> {
     match (kind, value) {
-        (Kind::String, value @ Value::String(_)) | (Kind::Boolean, value @ Value::Bool(_)) => Ok(value),
+        (Kind::String, value @ Value::String(_)) | (Kind::Boolean, value @ Value::Bool(_)) => {
+            Ok(value)
+        }
         (Kind::Int32, Value::Number(n)) => match n.as_i64().and_then(|v| i32::try_from(v).ok()) {
             Some(v) => Ok(Value::from(v)),
             None => Err(error(field, format!("{n} is not a 32-bit integer"))),
@@ -105,7 +121,9 @@ fn value_of(kind: Kind, value: Value, field: &str) -> Result<Value, FieldError> 
             })
             .collect::<Result<Vec<_>, _>>()
             .map(Value::Array),
-        (Kind::Complex(ty), Value::Object(map)) => canonicalize_at(ty, map, field).map(Value::Object),
+        (Kind::Complex(ty), Value::Object(map)) => {
+            canonicalize_at(ty, map, field).map(Value::Object)
+        }
         (Kind::ComplexCollection(ty), Value::Array(items)) => items
             .into_iter()
             .enumerate()
@@ -141,7 +159,10 @@ fn canonical_enum(ty: &EnumType, text: &str) -> Option<String> {
     if !ty.is_flags {
         return ty.canonical(text).map(str::to_string);
     }
-    let names: Option<Vec<&str>> = text.split(',').map(|part| ty.canonical(part.trim())).collect();
+    let names: Option<Vec<&str>> = text
+        .split(',')
+        .map(|part| ty.canonical(part.trim()))
+        .collect();
     names.map(|names| names.join(", "))
 }
 
@@ -149,7 +170,10 @@ fn canonical_guid(text: &str) -> Option<String> {
     let groups: Vec<&str> = text.split('-').collect();
     let lengths = [8, 4, 4, 4, 12];
     let well_formed = groups.len() == 5
-        && groups.iter().zip(lengths).all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()));
+        && groups
+            .iter()
+            .zip(lengths)
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()));
     well_formed.then(|| text.to_ascii_lowercase())
 }
 
@@ -176,7 +200,10 @@ mod tests {
         let out = canonicalize(&MACHINE, input).unwrap();
         let keys: Vec<&str> = out.keys().map(String::as_str).collect();
         assert_eq!(keys.len(), MACHINE.properties.len() + 2);
-        assert_eq!(&keys[..3], ["id", "mergedIntoMachineId", "isPotentialDuplication"]);
+        assert_eq!(
+            &keys[..3],
+            ["id", "mergedIntoMachineId", "isPotentialDuplication"]
+        );
         assert_eq!(&keys[keys.len() - 2..], ["zeta", "alpha"]);
         assert_eq!(out["healthStatus"], "Inactive");
         assert_eq!(out["deviceValue"], "Normal");
@@ -194,28 +221,64 @@ mod tests {
     #[test]
     fn names_the_field_that_does_not_fit() {
         let cases = [
-            (json!({"id": "a", "osBuild": "19042"}), "osBuild", "expected an integer, got a string"),
-            (json!({"id": "a", "rbacGroupId": 3_000_000_000u64}), "rbacGroupId", "3000000000 is not a 32-bit integer"),
-            (json!({"id": "a", "riskScore": "Severe"}), "riskScore", "'Severe' is not a member of RiskScore"),
-            (json!({"id": "a", "machineTags": ["x", 1]}), "machineTags[1]", "expected a string, got a number"),
-            (json!({"id": "a", "ipAddresses": [{}, {"operationalStatus": "Sideways"}]}), "ipAddresses[1].operationalStatus",
-                "'Sideways' is not a member of IpInterfaceOperationalStatus"),
-            (json!({"osPlatform": "Linux"}), "id", "is required and may not be null"),
-            (json!({"id": "a", "aadDeviceId": "not-a-guid"}), "aadDeviceId", "'not-a-guid' is not a GUID"),
+            (
+                json!({"id": "a", "osBuild": "19042"}),
+                "osBuild",
+                "expected an integer, got a string",
+            ),
+            (
+                json!({"id": "a", "rbacGroupId": 3_000_000_000u64}),
+                "rbacGroupId",
+                "3000000000 is not a 32-bit integer",
+            ),
+            (
+                json!({"id": "a", "riskScore": "Severe"}),
+                "riskScore",
+                "'Severe' is not a member of RiskScore",
+            ),
+            (
+                json!({"id": "a", "machineTags": ["x", 1]}),
+                "machineTags[1]",
+                "expected a string, got a number",
+            ),
+            (
+                json!({"id": "a", "ipAddresses": [{}, {"operationalStatus": "Sideways"}]}),
+                "ipAddresses[1].operationalStatus",
+                "'Sideways' is not a member of IpInterfaceOperationalStatus",
+            ),
+            (
+                json!({"osPlatform": "Linux"}),
+                "id",
+                "is required and may not be null",
+            ),
+            (
+                json!({"id": "a", "aadDeviceId": "not-a-guid"}),
+                "aadDeviceId",
+                "'not-a-guid' is not a GUID",
+            ),
         ];
         for (input, field, message) in cases {
             let err = canonicalize(&MACHINE, object(input)).unwrap_err();
             assert_eq!((err.field.as_str(), err.message.as_str()), (field, message));
         }
-        let err = canonicalize(&ALERT, object(json!({"id": "x", "evidence": [{"entityType": "File"}]}))).unwrap_err();
+        let err = canonicalize(
+            &ALERT,
+            object(json!({"id": "x", "evidence": [{"entityType": "File"}]})),
+        )
+        .unwrap_err();
         assert_eq!(err.field, "evidence[0].evidenceCreationTime");
     }
 
     #[test]
     fn flag_enums_take_combinations() {
-        let out = canonicalize(&ALERT, object(json!({"id": "x", "detectionSource": "windowsdefenderatp,  MCAS"}))).unwrap();
+        let out = canonicalize(
+            &ALERT,
+            object(json!({"id": "x", "detectionSource": "windowsdefenderatp,  MCAS"})),
+        )
+        .unwrap();
         assert_eq!(out["detectionSource"], "WindowsDefenderAtp, MCAS");
-        let err = canonicalize(&ALERT, object(json!({"id": "x", "severity": "High, Low"}))).unwrap_err();
+        let err =
+            canonicalize(&ALERT, object(json!({"id": "x", "severity": "High, Low"}))).unwrap_err();
         assert_eq!(err.field, "severity");
     }
 }

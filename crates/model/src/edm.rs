@@ -82,17 +82,37 @@ impl ComplexType {
 }
 
 pub const fn nullable(name: &'static str, kind: Kind) -> Property {
-    Property { name, kind, presence: Presence::Nullable, origin: Origin::Edmx }
+    Property {
+        name,
+        kind,
+        presence: Presence::Nullable,
+        origin: Origin::Edmx,
+    }
 }
 
 pub const fn defaulted(name: &'static str, kind: Kind, default: &'static str) -> Property {
-    Property { name, kind, presence: Presence::Defaulted(default), origin: Origin::Edmx }
+    Property {
+        name,
+        kind,
+        presence: Presence::Defaulted(default),
+        origin: Origin::Edmx,
+    }
 }
 
 pub const fn required(name: &'static str, kind: Kind) -> Property {
-    Property { name, kind, presence: Presence::Required, origin: Origin::Edmx }
+    Property {
+        name,
+        kind,
+        presence: Presence::Required,
+        origin: Origin::Edmx,
+    }
 }
 
 pub const fn live_only(name: &'static str, kind: Kind) -> Property {
-    Property { name, kind, presence: Presence::Nullable, origin: Origin::LiveOnly }
+    Property {
+        name,
+        kind,
+        presence: Presence::Nullable,
+        origin: Origin::LiveOnly,
+    }
 }

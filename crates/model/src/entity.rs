@@ -34,9 +34,23 @@ impl EntityKind {
 
     /// Tells a record's kind by properties only one of the two types has.
     pub fn detect(record: &Map<String, Value>) -> Option<Self> {
-        const ALERT_ONLY: [&str; 6] = ["machineId", "alertCreationTime", "severity", "title", "incidentId", "detectionSource"];
-        const MACHINE_ONLY: [&str; 7] =
-            ["osPlatform", "healthStatus", "lastSeen", "firstSeen", "machineTags", "ipAddresses", "exposureLevel"];
+        const ALERT_ONLY: [&str; 6] = [
+            "machineId",
+            "alertCreationTime",
+            "severity",
+            "title",
+            "incidentId",
+            "detectionSource",
+        ];
+        const MACHINE_ONLY: [&str; 7] = [
+            "osPlatform",
+            "healthStatus",
+            "lastSeen",
+            "firstSeen",
+            "machineTags",
+            "ipAddresses",
+            "exposureLevel",
+        ];
         let alert = ALERT_ONLY.iter().any(|k| record.contains_key(*k));
         let machine = MACHINE_ONLY.iter().any(|k| record.contains_key(*k));
         match (alert, machine) {
@@ -56,7 +70,10 @@ pub struct Record {
 
 impl Record {
     pub fn new(kind: EntityKind, input: Map<String, Value>) -> Result<Self, FieldError> {
-        Ok(Record { kind, fields: canonicalize(kind.schema(), input)? })
+        Ok(Record {
+            kind,
+            fields: canonicalize(kind.schema(), input)?,
+        })
     }
 
     pub fn id(&self) -> &str {
@@ -85,11 +102,30 @@ mod tests {
     #[test]
     fn tells_kinds_apart() {
         let map = |v: Value| v.as_object().cloned().unwrap();
-        assert_eq!(EntityKind::detect(&map(json!({"id": "a", "machineId": "m", "computerDnsName": "x"}))), Some(EntityKind::Alert));
-        assert_eq!(EntityKind::detect(&map(json!({"id": "a", "computerDnsName": "x", "osPlatform": "Linux"}))), Some(EntityKind::Machine));
+        assert_eq!(
+            EntityKind::detect(&map(
+                json!({"id": "a", "machineId": "m", "computerDnsName": "x"})
+            )),
+            Some(EntityKind::Alert)
+        );
+        assert_eq!(
+            EntityKind::detect(&map(
+                json!({"id": "a", "computerDnsName": "x", "osPlatform": "Linux"})
+            )),
+            Some(EntityKind::Machine)
+        );
         assert_eq!(EntityKind::detect(&map(json!({"id": "a"}))), None);
-        assert_eq!(EntityKind::from_context("https://h/api/$metadata#Alerts"), Some(EntityKind::Alert));
-        assert_eq!(EntityKind::from_context("https://h/api/$metadata#Machines/$entity"), Some(EntityKind::Machine));
-        assert_eq!(EntityKind::from_context("https://h/api/$metadata#Users"), None);
+        assert_eq!(
+            EntityKind::from_context("https://h/api/$metadata#Alerts"),
+            Some(EntityKind::Alert)
+        );
+        assert_eq!(
+            EntityKind::from_context("https://h/api/$metadata#Machines/$entity"),
+            Some(EntityKind::Machine)
+        );
+        assert_eq!(
+            EntityKind::from_context("https://h/api/$metadata#Users"),
+            None
+        );
     }
 }

@@ -12,64 +12,285 @@ macro_rules! enum_type {
     };
 }
 
-enum_type!(EXCLUSION_REASON, "ExclusionReason", flags = false, [
-    ("Other", 0), ("InactiveDevice", 1), ("DuplicateDevice", 2), ("DeviceDoesNotExist", 3), ("DeviceOutOfScope", 4)]);
-enum_type!(MACHINE_HEALTH_STATUS, "MachineHealthStatus", flags = false, [
-    ("Active", 0), ("Inactive", 1), ("ImpairedCommunication", 2), ("NoSensorData", 3),
-    ("NoSensorDataImpairedCommunication", 4), ("Unknown", 5)]);
-enum_type!(DEVICE_VALUE, "DeviceValue", flags = false, [("Normal", 0), ("Low", 1), ("High", 2)]);
-enum_type!(RISK_SCORE, "RiskScore", flags = false, [
-    ("None", 0), ("Informational", 5), ("Low", 10), ("Medium", 20), ("High", 30)]);
-enum_type!(EXPOSURE_LEVEL, "ExposureLevel", flags = false, [("None", 0), ("Low", 10), ("Medium", 20), ("High", 30)]);
-enum_type!(ONBOARDING_STATUS, "OnboardingStatus", flags = false, [
-    ("InsufficientInfo", 0), ("Onboarded", 1), ("CanBeOnboarded", 2), ("Unsupported", 3)]);
-enum_type!(DEVICE_MANAGED_BY, "DeviceManagedBy", flags = false, [
-    ("Unknown", 0), ("Intune", 1), ("SystemCenterConfigurationManager", 2), ("MicrosoftDefenderForEndpoint", 3)]);
-enum_type!(DEVICE_MANAGED_BY_STATUS, "DeviceManagedByStatus", flags = false, [("Unknown", 0), ("Success", 1), ("Error", 2)]);
-enum_type!(INTERFACE_TYPE, "InterfaceType", flags = false, [
-    ("Unknown", 0), ("Other", 1), ("Ethernet", 6), ("TokenRing", 9), ("PPP", 23), ("SoftwareLoopback", 24),
-    ("ATM", 37), ("IEEE80211", 71), ("Tunnel", 131), ("IEEE1394", 144)]);
-enum_type!(IP_INTERFACE_OPERATIONAL_STATUS, "IpInterfaceOperationalStatus", flags = false, [
-    ("Up", 1), ("Down", 2), ("Testing", 3), ("Unknown", 4), ("Dormant", 5), ("Present", 6), ("LowerLayerDown", 7)]);
-enum_type!(VM_CLOUD_PROVIDER, "vmCloudProvider", flags = false, [("Unknown", 0), ("Azure", 1)]);
-enum_type!(ALERT_SEVERITY, "AlertSeverity", flags = false, [
-    ("UnSpecified", 0), ("Informational", 32), ("Low", 64), ("Medium", 128), ("High", 256)]);
-enum_type!(ALERT_STATUS, "AlertStatus", flags = false, [
-    ("Unknown", 0), ("Unspecified", 1), ("New", 2), ("InProgress", 4), ("Resolved", 8), ("Hidden", 16)]);
-enum_type!(ALERT_CLASSIFICATION, "AlertClassification", flags = false, [
-    ("Unknown", 0), ("FalsePositive", 10), ("TruePositive", 20), ("InformationalExpectedActivity", 30)]);
-enum_type!(ALERT_DETERMINATION, "AlertDetermination", flags = false, [
-    ("NotAvailable", 0), ("Apt", 10), ("Malware", 20), ("SecurityPersonnel", 30), ("SecurityTesting", 40),
-    ("UnwantedSoftware", 50), ("Other", 60), ("MultiStagedAttack", 70), ("CompromisedAccount", 80),
-    ("Phishing", 90), ("MaliciousUserActivity", 100), ("NotMalicious", 110), ("NoEnoughDataToValidate", 120),
-    ("ConfirmedActivity", 130), ("LineOfBusinessApplication", 140)]);
-enum_type!(INVESTIGATION_STATE, "InvestigationState", flags = true, [
-    ("Unknown", 0), ("Terminated", 1), ("SuccessfullyRemediated", 2), ("Benign", 4), ("Failed", 8),
-    ("PartiallyRemediated", 16), ("Running", 32), ("PendingApproval", 64), ("PendingResource", 128),
-    ("Disabled", 256), ("Queued", 512), ("InnerFailure", 1024), ("PreexistingAlert", 2048),
-    ("UnsupportedOs", 4096), ("UnsupportedAlertType", 8192), ("SuppressedAlert", 16384),
-    ("PartiallyInvestigated", 32768), ("TerminatedByUser", 65536), ("TerminatedBySystem", 131072)]);
-enum_type!(DETECTION_SOURCE, "DetectionSource", flags = true, [
-    ("Unknown", 0), ("WindowsDefenderAtp", 1), ("WindowsDefenderAv", 2), ("WindowsDefenderSmartScreen", 4),
-    ("iSight", 8), ("Bitdefender", 16), ("CustomerTI", 32), ("Ziften", 64), ("Lookout", 128),
-    ("SentinelOne", 256), ("ThirdPartySensors", 464), ("OfficeATP", 512), ("AutomatedInvestigation", 1024),
-    ("ThreatExperts", 2048), ("CustomDetection", 4096), ("AzureATP", 8192), ("MCAS", 16384), ("MTP", 32768),
-    ("AAD", 65536), ("MAPG", 131072), ("Manual", 262144), ("DLP", 524288), ("AppGPolicy", 1048576),
-    ("AppGDetection", 2097152), ("MDC", 4194304), ("Compliance", 8388608), ("Forms", 16777216),
-    ("MailFlow", 33554432), ("MSTIC", 67108864), ("Unspecified", 134217728), ("Sentinel", 268435456),
-    ("All", 536870911), ("ThirdParty", 1073741832), ("DefenderForIoT", 1073741833),
-    ("DefenderForServers", 1073741834), ("DefenderForStorage", 1073741835), ("DefenderForDNS", 1073741836),
-    ("DefenderForDatabases", 1073741837), ("DefenderForContainers", 1073741838),
-    ("DefenderForNetwork", 1073741839), ("DefenderForAppService", 1073741840),
-    ("DefenderForKeyVault", 1073741841), ("DefenderForResourceManager", 1073741842),
-    ("DefenderForApiManagement", 1073741843), ("NRTAlerts", 1073741844), ("ScheduledAlerts", 1073741845),
-    ("MicrosoftDefenderThreatIntelligenceAnalytics", 1073741846), ("BuiltInML", 1073741847),
-    ("MicrosoftInsiderRiskManagement", 1073741848), ("Nsn", 1073741849), ("DefenderForAIServices", 1073741850),
-    ("SecurityCopilot", 1073741851)]);
-enum_type!(EVIDENCE_ENTITY_TYPE, "EntityType", flags = false, [
-    ("Url", 1), ("User", 2), ("File", 4), ("Machine", 8), ("Ip", 16), ("Process", 32), ("Mailbox", 64),
-    ("MailCluster", 128), ("MailMessage", 256), ("SecurityGroup", 512), ("RegistryKey", 1024),
-    ("Registry", 2048), ("CommandLine", 4096), ("CloudApplication", 8192), ("OAuthApplication", 16384)]);
+enum_type!(
+    EXCLUSION_REASON,
+    "ExclusionReason",
+    flags = false,
+    [
+        ("Other", 0),
+        ("InactiveDevice", 1),
+        ("DuplicateDevice", 2),
+        ("DeviceDoesNotExist", 3),
+        ("DeviceOutOfScope", 4)
+    ]
+);
+enum_type!(
+    MACHINE_HEALTH_STATUS,
+    "MachineHealthStatus",
+    flags = false,
+    [
+        ("Active", 0),
+        ("Inactive", 1),
+        ("ImpairedCommunication", 2),
+        ("NoSensorData", 3),
+        ("NoSensorDataImpairedCommunication", 4),
+        ("Unknown", 5)
+    ]
+);
+enum_type!(
+    DEVICE_VALUE,
+    "DeviceValue",
+    flags = false,
+    [("Normal", 0), ("Low", 1), ("High", 2)]
+);
+enum_type!(
+    RISK_SCORE,
+    "RiskScore",
+    flags = false,
+    [
+        ("None", 0),
+        ("Informational", 5),
+        ("Low", 10),
+        ("Medium", 20),
+        ("High", 30)
+    ]
+);
+enum_type!(
+    EXPOSURE_LEVEL,
+    "ExposureLevel",
+    flags = false,
+    [("None", 0), ("Low", 10), ("Medium", 20), ("High", 30)]
+);
+enum_type!(
+    ONBOARDING_STATUS,
+    "OnboardingStatus",
+    flags = false,
+    [
+        ("InsufficientInfo", 0),
+        ("Onboarded", 1),
+        ("CanBeOnboarded", 2),
+        ("Unsupported", 3)
+    ]
+);
+enum_type!(
+    DEVICE_MANAGED_BY,
+    "DeviceManagedBy",
+    flags = false,
+    [
+        ("Unknown", 0),
+        ("Intune", 1),
+        ("SystemCenterConfigurationManager", 2),
+        ("MicrosoftDefenderForEndpoint", 3)
+    ]
+);
+enum_type!(
+    DEVICE_MANAGED_BY_STATUS,
+    "DeviceManagedByStatus",
+    flags = false,
+    [("Unknown", 0), ("Success", 1), ("Error", 2)]
+);
+enum_type!(
+    INTERFACE_TYPE,
+    "InterfaceType",
+    flags = false,
+    [
+        ("Unknown", 0),
+        ("Other", 1),
+        ("Ethernet", 6),
+        ("TokenRing", 9),
+        ("PPP", 23),
+        ("SoftwareLoopback", 24),
+        ("ATM", 37),
+        ("IEEE80211", 71),
+        ("Tunnel", 131),
+        ("IEEE1394", 144)
+    ]
+);
+enum_type!(
+    IP_INTERFACE_OPERATIONAL_STATUS,
+    "IpInterfaceOperationalStatus",
+    flags = false,
+    [
+        ("Up", 1),
+        ("Down", 2),
+        ("Testing", 3),
+        ("Unknown", 4),
+        ("Dormant", 5),
+        ("Present", 6),
+        ("LowerLayerDown", 7)
+    ]
+);
+enum_type!(
+    VM_CLOUD_PROVIDER,
+    "vmCloudProvider",
+    flags = false,
+    [("Unknown", 0), ("Azure", 1)]
+);
+enum_type!(
+    ALERT_SEVERITY,
+    "AlertSeverity",
+    flags = false,
+    [
+        ("UnSpecified", 0),
+        ("Informational", 32),
+        ("Low", 64),
+        ("Medium", 128),
+        ("High", 256)
+    ]
+);
+enum_type!(
+    ALERT_STATUS,
+    "AlertStatus",
+    flags = false,
+    [
+        ("Unknown", 0),
+        ("Unspecified", 1),
+        ("New", 2),
+        ("InProgress", 4),
+        ("Resolved", 8),
+        ("Hidden", 16)
+    ]
+);
+enum_type!(
+    ALERT_CLASSIFICATION,
+    "AlertClassification",
+    flags = false,
+    [
+        ("Unknown", 0),
+        ("FalsePositive", 10),
+        ("TruePositive", 20),
+        ("InformationalExpectedActivity", 30)
+    ]
+);
+enum_type!(
+    ALERT_DETERMINATION,
+    "AlertDetermination",
+    flags = false,
+    [
+        ("NotAvailable", 0),
+        ("Apt", 10),
+        ("Malware", 20),
+        ("SecurityPersonnel", 30),
+        ("SecurityTesting", 40),
+        ("UnwantedSoftware", 50),
+        ("Other", 60),
+        ("MultiStagedAttack", 70),
+        ("CompromisedAccount", 80),
+        ("Phishing", 90),
+        ("MaliciousUserActivity", 100),
+        ("NotMalicious", 110),
+        ("NoEnoughDataToValidate", 120),
+        ("ConfirmedActivity", 130),
+        ("LineOfBusinessApplication", 140)
+    ]
+);
+enum_type!(
+    INVESTIGATION_STATE,
+    "InvestigationState",
+    flags = true,
+    [
+        ("Unknown", 0),
+        ("Terminated", 1),
+        ("SuccessfullyRemediated", 2),
+        ("Benign", 4),
+        ("Failed", 8),
+        ("PartiallyRemediated", 16),
+        ("Running", 32),
+        ("PendingApproval", 64),
+        ("PendingResource", 128),
+        ("Disabled", 256),
+        ("Queued", 512),
+        ("InnerFailure", 1024),
+        ("PreexistingAlert", 2048),
+        ("UnsupportedOs", 4096),
+        ("UnsupportedAlertType", 8192),
+        ("SuppressedAlert", 16384),
+        ("PartiallyInvestigated", 32768),
+        ("TerminatedByUser", 65536),
+        ("TerminatedBySystem", 131072)
+    ]
+);
+enum_type!(
+    DETECTION_SOURCE,
+    "DetectionSource",
+    flags = true,
+    [
+        ("Unknown", 0),
+        ("WindowsDefenderAtp", 1),
+        ("WindowsDefenderAv", 2),
+        ("WindowsDefenderSmartScreen", 4),
+        ("iSight", 8),
+        ("Bitdefender", 16),
+        ("CustomerTI", 32),
+        ("Ziften", 64),
+        ("Lookout", 128),
+        ("SentinelOne", 256),
+        ("ThirdPartySensors", 464),
+        ("OfficeATP", 512),
+        ("AutomatedInvestigation", 1024),
+        ("ThreatExperts", 2048),
+        ("CustomDetection", 4096),
+        ("AzureATP", 8192),
+        ("MCAS", 16384),
+        ("MTP", 32768),
+        ("AAD", 65536),
+        ("MAPG", 131072),
+        ("Manual", 262144),
+        ("DLP", 524288),
+        ("AppGPolicy", 1048576),
+        ("AppGDetection", 2097152),
+        ("MDC", 4194304),
+        ("Compliance", 8388608),
+        ("Forms", 16777216),
+        ("MailFlow", 33554432),
+        ("MSTIC", 67108864),
+        ("Unspecified", 134217728),
+        ("Sentinel", 268435456),
+        ("All", 536870911),
+        ("ThirdParty", 1073741832),
+        ("DefenderForIoT", 1073741833),
+        ("DefenderForServers", 1073741834),
+        ("DefenderForStorage", 1073741835),
+        ("DefenderForDNS", 1073741836),
+        ("DefenderForDatabases", 1073741837),
+        ("DefenderForContainers", 1073741838),
+        ("DefenderForNetwork", 1073741839),
+        ("DefenderForAppService", 1073741840),
+        ("DefenderForKeyVault", 1073741841),
+        ("DefenderForResourceManager", 1073741842),
+        ("DefenderForApiManagement", 1073741843),
+        ("NRTAlerts", 1073741844),
+        ("ScheduledAlerts", 1073741845),
+        ("MicrosoftDefenderThreatIntelligenceAnalytics", 1073741846),
+        ("BuiltInML", 1073741847),
+        ("MicrosoftInsiderRiskManagement", 1073741848),
+        ("Nsn", 1073741849),
+        ("DefenderForAIServices", 1073741850),
+        ("SecurityCopilot", 1073741851)
+    ]
+);
+enum_type!(
+    EVIDENCE_ENTITY_TYPE,
+    "EntityType",
+    flags = false,
+    [
+        ("Url", 1),
+        ("User", 2),
+        ("File", 4),
+        ("Machine", 8),
+        ("Ip", 16),
+        ("Process", 32),
+        ("Mailbox", 64),
+        ("MailCluster", 128),
+        ("MailMessage", 256),
+        ("SecurityGroup", 512),
+        ("RegistryKey", 1024),
+        ("Registry", 2048),
+        ("CommandLine", 4096),
+        ("CloudApplication", 8192),
+        ("OAuthApplication", 16384)
+    ]
+);
 
 use Kind::{Boolean, DateTimeOffset, Guid, Int32, Int64, Strings};
 const STRING: Kind = Kind::String;
@@ -80,7 +301,10 @@ pub static MACHINE_IP_ADDRESS: ComplexType = ComplexType {
         nullable("ipAddress", STRING),
         nullable("macAddress", STRING),
         nullable("type", Kind::Enum(&INTERFACE_TYPE)),
-        nullable("operationalStatus", Kind::Enum(&IP_INTERFACE_OPERATIONAL_STATUS)),
+        nullable(
+            "operationalStatus",
+            Kind::Enum(&IP_INTERFACE_OPERATIONAL_STATUS),
+        ),
     ],
 };
 
@@ -88,7 +312,11 @@ pub static VM_METADATA: ComplexType = ComplexType {
     name: "VmMetadata",
     properties: &[
         nullable("vmId", STRING),
-        defaulted("cloudProvider", Kind::Enum(&VM_CLOUD_PROVIDER), "\"Unknown\""),
+        defaulted(
+            "cloudProvider",
+            Kind::Enum(&VM_CLOUD_PROVIDER),
+            "\"Unknown\"",
+        ),
         nullable("resourceId", STRING),
         nullable("subscriptionId", STRING),
     ],
@@ -113,7 +341,11 @@ pub static MACHINE: ComplexType = ComplexType {
         nullable("lastExternalIpAddress", STRING),
         nullable("agentVersion", STRING),
         nullable("osBuild", Int64),
-        defaulted("healthStatus", Kind::Enum(&MACHINE_HEALTH_STATUS), "\"Unknown\""),
+        defaulted(
+            "healthStatus",
+            Kind::Enum(&MACHINE_HEALTH_STATUS),
+            "\"Unknown\"",
+        ),
         defaulted("deviceValue", Kind::Enum(&DEVICE_VALUE), "\"Normal\""),
         defaulted("rbacGroupId", Int32, "0"),
         nullable("rbacGroupName", STRING),
@@ -123,10 +355,18 @@ pub static MACHINE: ComplexType = ComplexType {
         nullable("aadDeviceId", Guid),
         nullable("machineTags", Strings),
         live_only("defenderAvStatus", STRING),
-        defaulted("onboardingStatus", Kind::Enum(&ONBOARDING_STATUS), "\"InsufficientInfo\""),
+        defaulted(
+            "onboardingStatus",
+            Kind::Enum(&ONBOARDING_STATUS),
+            "\"InsufficientInfo\"",
+        ),
         nullable("osArchitecture", STRING),
         defaulted("managedBy", Kind::Enum(&DEVICE_MANAGED_BY), "\"Unknown\""),
-        defaulted("managedByStatus", Kind::Enum(&DEVICE_MANAGED_BY_STATUS), "\"Unknown\""),
+        defaulted(
+            "managedByStatus",
+            Kind::Enum(&DEVICE_MANAGED_BY_STATUS),
+            "\"Unknown\"",
+        ),
         nullable("ipAddresses", Kind::ComplexCollection(&MACHINE_IP_ADDRESS)),
         nullable("vmMetadata", Kind::Complex(&VM_METADATA)),
     ],
@@ -139,7 +379,10 @@ pub static ALERT_RELATED_USER: ComplexType = ComplexType {
 
 pub static LOGGED_ON_USER: ComplexType = ComplexType {
     name: "LoggedOnUser",
-    properties: &[nullable("accountName", STRING), nullable("domainName", STRING)],
+    properties: &[
+        nullable("accountName", STRING),
+        nullable("domainName", STRING),
+    ],
 };
 
 pub static ALERT_COMMENT: ComplexType = ComplexType {
@@ -152,7 +395,10 @@ pub static ALERT_COMMENT: ComplexType = ComplexType {
 };
 
 /// The EDMX declares `Domain` as an empty complex type; elements are kept as imported.
-pub static DOMAIN: ComplexType = ComplexType { name: "Domain", properties: &[] };
+pub static DOMAIN: ComplexType = ComplexType {
+    name: "Domain",
+    properties: &[],
+};
 
 pub static ALERT_EVIDENCE: ComplexType = ComplexType {
     name: "AlertEvidence",
@@ -225,8 +471,15 @@ pub static ALERT: ComplexType = ComplexType {
 
 /// Every type above, for checks that walk them all.
 pub static ALL_TYPES: [&ComplexType; 9] = [
-    &MACHINE, &MACHINE_IP_ADDRESS, &VM_METADATA, &ALERT, &ALERT_RELATED_USER, &LOGGED_ON_USER,
-    &ALERT_COMMENT, &ALERT_EVIDENCE, &DOMAIN,
+    &MACHINE,
+    &MACHINE_IP_ADDRESS,
+    &VM_METADATA,
+    &ALERT,
+    &ALERT_RELATED_USER,
+    &LOGGED_ON_USER,
+    &ALERT_COMMENT,
+    &ALERT_EVIDENCE,
+    &DOMAIN,
 ];
 
 #[cfg(test)]
@@ -244,7 +497,9 @@ mod tests {
     /// `(name, type, nullable)` of the EDMX's declaration of `kind` `name`, in order.
     fn edmx_properties(kind: &str, name: &str) -> Vec<(String, String, bool)> {
         let open = format!("<{kind} Name=\"{name}\"");
-        let start = EDMX.find(&open).unwrap_or_else(|| panic!("{name} not in EDMX"));
+        let start = EDMX
+            .find(&open)
+            .unwrap_or_else(|| panic!("{name} not in EDMX"));
         if EDMX[start..start + EDMX[start..].find('>').unwrap()].ends_with('/') {
             return Vec::new();
         }
@@ -281,7 +536,11 @@ mod tests {
     #[test]
     fn matches_edmx() {
         for ty in ALL_TYPES {
-            let kind = if ["Machine", "Alert"].contains(&ty.name) { "EntityType" } else { "ComplexType" };
+            let kind = if ["Machine", "Alert"].contains(&ty.name) {
+                "EntityType"
+            } else {
+                "ComplexType"
+            };
             let mut expected = edmx_properties(kind, ty.name);
             // Wire order: primitives first, then complex-typed properties, each in EDMX order.
             expected.sort_by_key(|(_, t, _)| is_complex_name(t));
@@ -289,14 +548,23 @@ mod tests {
                 .properties
                 .iter()
                 .filter(|p| p.origin == Origin::Edmx)
-                .map(|p| (p.name.to_string(), edm_type_name(&p.kind), matches!(p.presence, Presence::Nullable)))
+                .map(|p| {
+                    (
+                        p.name.to_string(),
+                        edm_type_name(&p.kind),
+                        matches!(p.presence, Presence::Nullable),
+                    )
+                })
                 .collect();
             assert_eq!(ours, expected, "{}", ty.name);
         }
     }
 
     fn is_complex_name(edm_type: &str) -> bool {
-        ALL_TYPES.iter().any(|c| edm_type.ends_with(&format!(".{})", c.name)) || edm_type.ends_with(&format!(".{}", c.name)))
+        ALL_TYPES.iter().any(|c| {
+            edm_type.ends_with(&format!(".{})", c.name))
+                || edm_type.ends_with(&format!(".{}", c.name))
+        })
     }
 
     #[test]
@@ -315,10 +583,14 @@ mod tests {
                     .skip(1)
                     .map(|tag| {
                         let tag = format!(" {tag}");
-                        (attribute(&tag, "Name").unwrap().to_string(), attribute(&tag, "Value").unwrap().parse().unwrap())
+                        (
+                            attribute(&tag, "Name").unwrap().to_string(),
+                            attribute(&tag, "Value").unwrap().parse().unwrap(),
+                        )
                     })
                     .collect();
-                let ours: Vec<(String, i64)> = e.members.iter().map(|(n, v)| (n.to_string(), *v)).collect();
+                let ours: Vec<(String, i64)> =
+                    e.members.iter().map(|(n, v)| (n.to_string(), *v)).collect();
                 assert_eq!(ours, members, "{}", e.name);
                 seen += 1;
             }

@@ -50,14 +50,21 @@ impl Timestamp {
     /// the seventh are truncated, as .NET does) and the date-only forms `2018-08-01` and
     /// `2018-08-01Z` that MDE's own samples use.
     pub fn parse(text: &str) -> Result<Self, TimestampError> {
-        let fail = |reason| TimestampError { text: text.to_string(), reason };
+        let fail = |reason| TimestampError {
+            text: text.to_string(),
+            reason,
+        };
         let b = text.as_bytes();
         let num = |range: std::ops::Range<usize>| -> Option<i64> {
             let digits = b.get(range)?;
             if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
                 return None;
             }
-            Some(digits.iter().fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0')))
+            Some(
+                digits
+                    .iter()
+                    .fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0')),
+            )
         };
         if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
             return Err(fail("expected YYYY-MM-DD"));
@@ -209,17 +216,37 @@ mod tests {
     fn normalises_offsets_and_extra_digits() {
         let t = Timestamp::parse("2021-01-26T21:33:57.722023999+01:00").unwrap();
         assert_eq!(t.to_string(), "2021-01-26T20:33:57.7220239Z");
-        assert_eq!(Timestamp::parse("2018-08-01Z").unwrap().to_string(), "2018-08-01T00:00:00Z");
-        assert_eq!(Timestamp::parse("2018-08-01 10:00:00.000Z").unwrap().to_string(), "2018-08-01T10:00:00Z");
-        assert_eq!(Timestamp::from_unix_seconds(1_700_000_000).to_string(), "2023-11-14T22:13:20Z");
+        assert_eq!(
+            Timestamp::parse("2018-08-01Z").unwrap().to_string(),
+            "2018-08-01T00:00:00Z"
+        );
+        assert_eq!(
+            Timestamp::parse("2018-08-01 10:00:00.000Z")
+                .unwrap()
+                .to_string(),
+            "2018-08-01T10:00:00Z"
+        );
+        assert_eq!(
+            Timestamp::from_unix_seconds(1_700_000_000).to_string(),
+            "2023-11-14T22:13:20Z"
+        );
     }
 
     #[test]
     fn refuses_bad_text() {
         for text in [
-            "", "2021", "2021-13-01", "2021-02-30T00:00:00Z", "2021-01-01T24:00:00Z",
-            "2021-01-01T00:00:00", "2021-01-01T00:00:00.Z", "2021-01-01T00:00:00+1:00",
-            "2021-01-01T00:00:00.1234567890Z", "2021-01-01x", "2021-01-01T00:00:00Zjunk", "२०२१-01-01",
+            "",
+            "2021",
+            "2021-13-01",
+            "2021-02-30T00:00:00Z",
+            "2021-01-01T24:00:00Z",
+            "2021-01-01T00:00:00",
+            "2021-01-01T00:00:00.Z",
+            "2021-01-01T00:00:00+1:00",
+            "2021-01-01T00:00:00.1234567890Z",
+            "2021-01-01x",
+            "2021-01-01T00:00:00Zjunk",
+            "२०२१-01-01",
         ] {
             assert!(Timestamp::parse(text).is_err(), "{text} accepted");
         }

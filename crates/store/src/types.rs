@@ -39,7 +39,9 @@ pub struct SigningKeyRecord {
 pub enum AlertMachine {
     AlertNotFound,
     AlertHasNoMachine,
-    MachineNotFound { machine_id: String },
+    MachineNotFound {
+        machine_id: String,
+    },
     /// The machine's canonical JSON document.
     Found(String),
 }

@@ -26,7 +26,12 @@ impl SqliteImport {
         let conn = super::open_connection(path)?;
         // Large imports: a bigger page cache, and one write lock held from the start.
         conn.execute_batch("PRAGMA cache_size = -262144; BEGIN IMMEDIATE")?;
-        Ok(SqliteImport { conn, tenant, counts: ImportCounts::default(), started: Timestamp::now() })
+        Ok(SqliteImport {
+            conn,
+            tenant,
+            counts: ImportCounts::default(),
+            started: Timestamp::now(),
+        })
     }
 
     fn upsert_one(&mut self, mut record: Record) -> rusqlite::Result<()> {
@@ -49,7 +54,9 @@ impl SqliteImport {
                     .or_else(|| record.timestamp("alertCreationTime"))
                     .unwrap_or(self.started);
                 let evidence = match record.fields.get_mut("evidence") {
-                    Some(value @ serde_json::Value::Array(_)) => std::mem::replace(value, serde_json::json!([])),
+                    Some(value @ serde_json::Value::Array(_)) => {
+                        std::mem::replace(value, serde_json::json!([]))
+                    }
                     Some(value) => {
                         *value = serde_json::json!([]);
                         serde_json::json!([])
@@ -75,7 +82,10 @@ impl SqliteImport {
 impl Import for SqliteImport {
     async fn upsert(&mut self, records: Vec<Record>) -> Result<()> {
         // Inline: the caller is a bulk job, and this connection is its own.
-        records.into_iter().try_for_each(|record| self.upsert_one(record)).map_err(StoreError::from)
+        records
+            .into_iter()
+            .try_for_each(|record| self.upsert_one(record))
+            .map_err(StoreError::from)
     }
 
     async fn commit(self: Box<Self>) -> Result<ImportCounts> {

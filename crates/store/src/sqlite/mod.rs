@@ -14,7 +14,10 @@ use async_trait::async_trait;
 use openmde_model::Timestamp;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
-use crate::{AlertMachine, AppRegistration, Import, Result, SigningKeyRecord, Store, StoreError, Tenant, TenantKey};
+use crate::{
+    AlertMachine, AppRegistration, Import, Result, SigningKeyRecord, Store, StoreError, Tenant,
+    TenantKey,
+};
 
 pub struct SqliteStore {
     inner: Arc<Inner>,
@@ -31,25 +34,32 @@ impl From<rusqlite::Error> for StoreError {
     fn from(error: rusqlite::Error) -> Self {
         use rusqlite::ErrorCode::{CannotOpen, DatabaseBusy, DatabaseLocked};
         match &error {
-            rusqlite::Error::SqliteFailure(e, _) if matches!(e.code, DatabaseBusy | DatabaseLocked | CannotOpen) => {
+            rusqlite::Error::SqliteFailure(e, _)
+                if matches!(e.code, DatabaseBusy | DatabaseLocked | CannotOpen) =>
+            {
                 StoreError::Unavailable(error.to_string())
             }
-            rusqlite::Error::SqliteFailure(e, _) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
+            rusqlite::Error::SqliteFailure(e, _)
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
                 StoreError::Conflict(error.to_string())
             }
-            rusqlite::Error::FromSqlConversionFailure(..) | rusqlite::Error::InvalidColumnType(..) => {
-                StoreError::Corrupt(error.to_string())
-            }
+            rusqlite::Error::FromSqlConversionFailure(..)
+            | rusqlite::Error::InvalidColumnType(..) => StoreError::Corrupt(error.to_string()),
             _ => StoreError::Backend(error.to_string()),
         }
     }
 }
 
 fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+    )?;
     Ok(conn)
 }
 
@@ -58,7 +68,9 @@ impl SqliteStore {
     pub fn open(path: &Path) -> Result<Self> {
         let mut writer = open_connection(path)?;
         migrations::run(&mut writer)?;
-        let reader_count = std::thread::available_parallelism().map_or(4, |n| n.get() * 2).max(4);
+        let reader_count = std::thread::available_parallelism()
+            .map_or(4, |n| n.get() * 2)
+            .max(4);
         let readers = (0..reader_count)
             .map(|_| open_connection(path).map(Mutex::new))
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -76,7 +88,8 @@ impl SqliteStore {
     fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
         let readers = &self.inner.readers;
         let start = self.inner.next_reader.fetch_add(1, Ordering::Relaxed);
-        let free = (0..readers.len()).find_map(|i| readers[(start + i) % readers.len()].try_lock().ok());
+        let free =
+            (0..readers.len()).find_map(|i| readers[(start + i) % readers.len()].try_lock().ok());
         let conn = match free {
             Some(conn) => conn,
             None => lock(&readers[start % readers.len()]),
@@ -98,38 +111,57 @@ impl SqliteStore {
 
 /// A poisoned lock only means another thread panicked mid-query; the connection is still sound.
 fn lock(mutex: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn tenant_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Tenant> {
-    Ok(Tenant { key: TenantKey(row.get(0)?), id: row.get(1)?, name: row.get(2)?, domain: row.get(3)? })
+    Ok(Tenant {
+        key: TenantKey(row.get(0)?),
+        id: row.get(1)?,
+        name: row.get(2)?,
+        domain: row.get(3)?,
+    })
 }
 
 #[async_trait]
 impl Store for SqliteStore {
     async fn tenants(&self) -> Result<Vec<Tenant>> {
         self.read(|conn| {
-            let mut stmt = conn.prepare_cached("SELECT key, id, name, domain FROM tenants ORDER BY key")?;
+            let mut stmt =
+                conn.prepare_cached("SELECT key, id, name, domain FROM tenants ORDER BY key")?;
             stmt.query_map([], tenant_from_row)?.collect()
         })
     }
 
     async fn tenant(&self, id_or_domain: &str) -> Result<Option<Tenant>> {
         self.read(|conn| {
-            conn.prepare_cached("SELECT key, id, name, domain FROM tenants WHERE id = lower(?1) OR domain = ?1")?
-                .query_row([id_or_domain], tenant_from_row)
-                .optional()
+            conn.prepare_cached(
+                "SELECT key, id, name, domain FROM tenants WHERE id = lower(?1) OR domain = ?1",
+            )?
+            .query_row([id_or_domain], tenant_from_row)
+            .optional()
         })
     }
 
     async fn create_tenant(&self, id: &str, name: &str, domain: &str) -> Result<Tenant> {
-        let (id, name, domain) = (id.to_ascii_lowercase(), name.to_string(), domain.to_string());
+        let (id, name, domain) = (
+            id.to_ascii_lowercase(),
+            name.to_string(),
+            domain.to_string(),
+        );
         self.write(move |conn| {
             conn.execute(
                 "INSERT INTO tenants (id, name, domain, created) VALUES (?1, ?2, ?3, ?4)",
                 params![id, name, domain, Timestamp::now().0],
             )?;
-            Ok(Tenant { key: TenantKey(conn.last_insert_rowid()), id, name, domain })
+            Ok(Tenant {
+                key: TenantKey(conn.last_insert_rowid()),
+                id,
+                name,
+                domain,
+            })
         })
         .await
     }
@@ -144,15 +176,28 @@ impl Store for SqliteStore {
             })
             .optional()
         })?;
-        let Some((client_id, tenant, object_id, name, secret, roles)) = row else { return Ok(None) };
-        let secret_sha256 = secret.try_into().map_err(|_| StoreError::Corrupt("app secret hash length".into()))?;
-        let roles = serde_json::from_str(&roles).map_err(|e| StoreError::Corrupt(format!("app roles: {e}")))?;
-        Ok(Some(AppRegistration { client_id, tenant: TenantKey(tenant), object_id, name, secret_sha256, roles }))
+        let Some((client_id, tenant, object_id, name, secret, roles)) = row else {
+            return Ok(None);
+        };
+        let secret_sha256 = secret
+            .try_into()
+            .map_err(|_| StoreError::Corrupt("app secret hash length".into()))?;
+        let roles = serde_json::from_str(&roles)
+            .map_err(|e| StoreError::Corrupt(format!("app roles: {e}")))?;
+        Ok(Some(AppRegistration {
+            client_id,
+            tenant: TenantKey(tenant),
+            object_id,
+            name,
+            secret_sha256,
+            roles,
+        }))
     }
 
     async fn create_app(&self, app: &AppRegistration) -> Result<()> {
         let app = app.clone();
-        let roles = serde_json::to_string(&app.roles).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let roles =
+            serde_json::to_string(&app.roles).map_err(|e| StoreError::Backend(e.to_string()))?;
         self.write(move |conn| {
             conn.execute(
                 "INSERT INTO apps (client_id, tenant, object_id, name, secret_sha256, roles, created)
@@ -204,7 +249,9 @@ impl Store for SqliteStore {
                  LEFT JOIN machines m ON m.tenant = a.tenant AND m.id = a.machine_id
                  WHERE a.tenant = ?1 AND a.id = ?2 AND a.last_update >= ?3",
             )?
-            .query_row(params![tenant.0, alert_id, updated_since.0], |row| Ok((row.get(0)?, row.get(1)?)))
+            .query_row(params![tenant.0, alert_id, updated_since.0], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
             .optional()
         })?;
         Ok(match row {
@@ -217,9 +264,10 @@ impl Store for SqliteStore {
 
     async fn begin_import(&self, tenant: TenantKey) -> Result<Box<dyn Import>> {
         let path = self.inner.path.clone();
-        let import = tokio::task::spawn_blocking(move || import::SqliteImport::begin(&path, tenant))
-            .await
-            .map_err(|e| StoreError::Backend(format!("import task failed: {e}")))??;
+        let import =
+            tokio::task::spawn_blocking(move || import::SqliteImport::begin(&path, tenant))
+                .await
+                .map_err(|e| StoreError::Backend(format!("import task failed: {e}")))??;
         Ok(Box::new(import))
     }
 }

@@ -1,0 +1,118 @@
+//! Command-line interface. Every option of `serve` can also come from an `OPENMDE_*`
+//! environment variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "openmde",
+    version,
+    about = "A self-hosted Microsoft Defender for Endpoint API"
+)]
+pub struct Cli {
+    /// Where the database, TLS material and credentials live.
+    #[arg(
+        long,
+        global = true,
+        env = "OPENMDE_DATA_DIR",
+        default_value = "openmde-data"
+    )]
+    pub data_dir: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the MDE API and the token issuer.
+    Serve(ServeArgs),
+    /// Manage application registrations.
+    #[command(subcommand)]
+    Apps(AppsCommand),
+    /// Load machines and alerts from MDE JSON files (list responses, arrays or single entities).
+    Import(ImportArgs),
+    /// Write a demo fleet of any size as MDE JSON files, ready for `openmde import`.
+    Generate(GenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// HTTPS address.
+    #[arg(long, env = "OPENMDE_LISTEN", default_value = "127.0.0.1:8443")]
+    pub listen: SocketAddr,
+    /// Also serve plain HTTP here (clients such as msal refuse http authorities).
+    #[arg(long, env = "OPENMDE_HTTP_LISTEN")]
+    pub http_listen: Option<SocketAddr>,
+    /// Extra DNS name or IP for the generated server certificate (repeatable).
+    #[arg(long = "tls-name", env = "OPENMDE_TLS_NAMES", value_delimiter = ',')]
+    pub tls_names: Vec<String>,
+    /// Your own certificate chain (PEM) instead of the local CA's.
+    #[arg(long, env = "OPENMDE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, env = "OPENMDE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Alerts last updated longer ago than this are not found.
+    #[arg(long, env = "OPENMDE_RETENTION_DAYS", default_value_t = 180, value_parser = clap::value_parser!(i64).range(1..=36500))]
+    pub retention_days: i64,
+    /// On first start, create the tenant and application but no demo fleet.
+    #[arg(long, env = "OPENMDE_NO_DEMO")]
+    pub no_demo: bool,
+    /// Turn rate limiting off (for load tests).
+    #[arg(long, env = "OPENMDE_NO_RATE_LIMITS")]
+    pub no_rate_limits: bool,
+    /// Override one API's limits, e.g. `alerts.machine=100/min,1500/h` (repeatable).
+    #[arg(
+        long = "rate-limit",
+        env = "OPENMDE_RATE_LIMITS",
+        value_delimiter = ';'
+    )]
+    pub rate_limits: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AppsCommand {
+    /// Register an application with application permissions; prints its credentials.
+    Create(CreateAppArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateAppArgs {
+    #[arg(long)]
+    pub name: String,
+    /// Application permission, e.g. Machine.Read.All (repeatable).
+    #[arg(long = "role", required = true)]
+    pub roles: Vec<String>,
+    /// Tenant id or domain (default: the only tenant).
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// Print `{"tenantId","clientId","clientSecret"}`.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Tenant id or domain (default: the only tenant).
+    #[arg(long)]
+    pub tenant: Option<String>,
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    #[arg(long, default_value_t = 50)]
+    pub machines: u64,
+    #[arg(long, default_value_t = 200)]
+    pub alerts: u64,
+    /// Directory for machines.json, alerts.json and alert-ids.txt.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Written into each alert's aadTenantId.
+    #[arg(long, default_value = "00000000-0000-0000-0000-000000000000")]
+    pub tenant_id: String,
+}

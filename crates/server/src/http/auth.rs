@@ -1,0 +1,74 @@
+//! The bearer-token extractor: every MDE API handler starts with it.
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use openmde_identity::authenticator::AuthError;
+use openmde_identity::{Caller, Principal};
+
+use crate::http::error::ApiError;
+use crate::state::{AppState, now_unix};
+
+/// A caller whose token was verified.
+pub struct Authenticated(pub Arc<Caller>);
+
+impl FromRequestParts<Arc<AppState>> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .ok_or_else(|| ApiError::unauthorized("Authorization header is missing"))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|value| value.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+            .filter(|token| !token.is_empty())
+            .ok_or_else(|| {
+                ApiError::unauthorized("Authorization header must be 'Bearer {token}'")
+            })?;
+        match state.authenticator.authenticate(token, now_unix()).await {
+            Ok(caller) => Ok(Authenticated(caller)),
+            Err(AuthError::Token(error)) => {
+                Err(ApiError::unauthorized(format!("Invalid token: {error}")))
+            }
+            Err(AuthError::Store(error)) => Err(error.into()),
+        }
+    }
+}
+
+/// The permissions an endpoint accepts, application and delegated.
+pub struct Permissions {
+    pub application: &'static [&'static str],
+    pub delegated: &'static [&'static str],
+}
+
+pub const MACHINE_READ: Permissions = Permissions {
+    application: &["Machine.Read.All", "Machine.ReadWrite.All"],
+    delegated: &["Machine.Read", "Machine.ReadWrite"],
+};
+
+impl Authenticated {
+    pub fn require(&self, permissions: &Permissions) -> Result<&Caller, ApiError> {
+        let principal: &Principal = &self.0.principal;
+        if principal.has_permission(permissions.application, permissions.delegated) {
+            return Ok(&self.0);
+        }
+        let needed = match principal.kind {
+            openmde_identity::PrincipalKind::Application { .. } => permissions.application,
+            openmde_identity::PrincipalKind::Delegated { .. } => permissions.delegated,
+        };
+        Err(ApiError::forbidden(format!(
+            "The application does not have any of the required permissions: {}",
+            needed.join(", ")
+        )))
+    }
+}

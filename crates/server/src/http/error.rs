@@ -1,0 +1,126 @@
+//! The one error type of the MDE API. Every failure becomes MDE's envelope
+//! `{"error":{"code","message","target"}}`, where `target` is a fresh correlation GUID that is
+//! also logged, so a user can find the server's side of any answer.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use openmde_store::StoreError;
+use serde_json::json;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub retry_after_seconds: Option<u64>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            retry_after_seconds: None,
+        }
+    }
+
+    /// `BadRequest`: a request the API cannot read at all.
+    pub fn bad_request(status: StatusCode, message: impl Into<String>) -> Self {
+        Self::new(status, "BadRequest", message)
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "Unauthorized", message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "Forbidden", message)
+    }
+
+    /// `ResourceNotFound`, "{Entity} {id} was not found" as in MDE's own example.
+    pub fn resource_not_found(entity: &str, id: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFound",
+            format!("{entity} {id} was not found"),
+        )
+    }
+
+    pub fn no_route() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            "No HTTP resource was found that matches the request URI",
+        )
+    }
+
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            "The requested resource does not support this HTTP method",
+        )
+    }
+
+    pub fn too_many_requests(retry_after_seconds: u64) -> Self {
+        ApiError {
+            retry_after_seconds: Some(retry_after_seconds),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TooManyRequests",
+                format!("Rate limit is exceeded. Try again in {retry_after_seconds} seconds."),
+            )
+        }
+    }
+
+    pub fn unavailable() -> Self {
+        ApiError {
+            retry_after_seconds: Some(5),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailable",
+                "The service is temporarily unavailable",
+            )
+        }
+    }
+
+    pub fn internal() -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError", "")
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        tracing::error!(%error, "store failure");
+        match error {
+            StoreError::Unavailable(_) => ApiError::unavailable(),
+            _ => ApiError::internal(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let target = uuid::Uuid::new_v4().to_string();
+        if self.status.is_server_error() {
+            tracing::error!(%target, code = self.code, status = self.status.as_u16(), "request failed");
+        } else {
+            tracing::info!(%target, code = self.code, status = self.status.as_u16(), message = %self.message, "request refused");
+        }
+        let body = json!({"error": {"code": self.code, "message": self.message, "target": target}});
+        let mut response = (self.status, body.to_string()).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+        if let Some(seconds) = self.retry_after_seconds {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}

@@ -1,0 +1,80 @@
+//! OData wire details shared by the API's responses.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::{CONTENT_TYPE, HOST};
+use axum::http::request::Parts;
+use axum::http::{HeaderName, HeaderValue};
+use axum::response::{IntoResponse, Response};
+
+pub const CONTENT_TYPE_VALUE: &str =
+    "application/json; odata.metadata=minimal; odata.streaming=true; charset=utf-8";
+const ODATA_VERSION: HeaderName = HeaderName::from_static("odata-version");
+
+/// Which listener a request came in on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    Https,
+    Http,
+}
+
+/// `scheme://host[:port]` as the client addressed us: MDE echoes its own base URL in
+/// `@odata.context`, and Entra builds discovery documents from it.
+#[derive(Debug, Clone)]
+pub struct RequestOrigin(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestOrigin {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let scheme = match parts.extensions.get::<Scheme>() {
+            Some(Scheme::Http) => "http",
+            _ => "https",
+        };
+        let host = parts
+            .uri
+            .authority()
+            .map(|a| a.as_str())
+            .or_else(|| parts.headers.get(HOST).and_then(|h| h.to_str().ok()))
+            .filter(|h| is_plain_host(h))
+            .unwrap_or("localhost");
+        Ok(RequestOrigin(format!("{scheme}://{host}")))
+    }
+}
+
+/// Host names, IPv4 and bracketed IPv6 literals, with an optional port; nothing else is echoed.
+fn is_plain_host(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 255
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
+}
+
+impl RequestOrigin {
+    pub fn context(&self, fragment: &str) -> String {
+        format!("{}/api/$metadata#{fragment}", self.0)
+    }
+}
+
+/// A single entity: `@odata.context` first, then the stored document's properties.
+pub fn entity_response(origin: &RequestOrigin, entity_set: &str, document: &str) -> Response {
+    let context =
+        serde_json::Value::String(origin.context(&format!("{entity_set}/$entity"))).to_string();
+    let properties = document.strip_prefix('{').unwrap_or("}");
+    let mut body = String::with_capacity(context.len() + document.len() + 20);
+    body.push_str("{\"@odata.context\":");
+    body.push_str(&context);
+    if !properties.starts_with('}') {
+        body.push(',');
+    }
+    body.push_str(properties);
+    odata_json(body)
+}
+
+pub fn odata_json(body: String) -> Response {
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE_VALUE));
+    headers.insert(ODATA_VERSION, HeaderValue::from_static("4.0"));
+    response
+}

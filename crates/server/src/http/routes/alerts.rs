@@ -1,0 +1,40 @@
+//! The alert API.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::response::Response;
+use openmde_model::Timestamp;
+use openmde_store::AlertMachine;
+
+use crate::http::auth::{Authenticated, MACHINE_READ};
+use crate::http::error::ApiError;
+use crate::http::extract::ApiPath;
+use crate::http::odata::{RequestOrigin, entity_response};
+use crate::state::{AppState, api};
+
+/// `GET /api/alerts/{id}/machine`: the machine the alert was raised on.
+pub async fn alert_machine(
+    State(state): State<Arc<AppState>>,
+    auth: Authenticated,
+    origin: RequestOrigin,
+    ApiPath(alert_id): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    let caller = auth.require(&MACHINE_READ)?;
+    state.count_call(caller, api::ALERT_MACHINE).await?;
+    let updated_since = Timestamp::now().minus_days(state.retention_days);
+    match state
+        .store
+        .alert_machine(caller.tenant, &alert_id, updated_since)
+        .await?
+    {
+        AlertMachine::Found(machine) => Ok(entity_response(&origin, "Machines", &machine)),
+        AlertMachine::AlertNotFound => Err(ApiError::resource_not_found("Alert", &alert_id)),
+        AlertMachine::AlertHasNoMachine => {
+            Err(ApiError::resource_not_found("Machine of alert", &alert_id))
+        }
+        AlertMachine::MachineNotFound { machine_id } => {
+            Err(ApiError::resource_not_found("Machine", &machine_id))
+        }
+    }
+}

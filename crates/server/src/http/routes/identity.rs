@@ -1,0 +1,238 @@
+//! The Entra-compatible endpoints: discovery documents, JWKS and the token endpoints.
+//! The tenant is always the first path segment, as msal requires.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use openmde_identity::issuer::is_multi_tenant_alias;
+use openmde_identity::{EntraError, TokenGrant, TokenRequest, TokenVersion};
+use serde_json::{Value, json};
+
+use crate::http::odata::RequestOrigin;
+use crate::state::{AppState, now_unix};
+
+/// Entra's error body: `error_description` starts with the AADSTS code and ends with trace,
+/// correlation and time lines. No `Retry-After`: client libraries would retry the 4xx.
+pub fn entra_error_response(error: &EntraError, headers: &HeaderMap) -> Response {
+    let trace_id = uuid::Uuid::new_v4().to_string();
+    let correlation_id = headers
+        .get("client-request-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| uuid::Uuid::parse_str(v).ok())
+        .unwrap_or_else(uuid::Uuid::new_v4)
+        .to_string();
+    let timestamp = openmde_model::Timestamp::now().to_string();
+    let timestamp = format!("{} {}Z", &timestamp[..10], &timestamp[11..19]);
+    tracing::info!(code = error.code, error = error.error, %trace_id, "token request refused");
+    let body = json!({
+        "error": error.error,
+        "error_description": format!(
+            "AADSTS{}: {}\r\nTrace ID: {trace_id}\r\nCorrelation ID: {correlation_id}\r\nTimestamp: {timestamp}",
+            error.code, error.description
+        ),
+        "error_codes": [error.code],
+        "timestamp": timestamp,
+        "trace_id": trace_id,
+        "correlation_id": correlation_id,
+        "error_uri": format!("https://login.microsoftonline.com/error?code={}", error.code),
+    });
+    let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST);
+    with_json_charset((status, body.to_string()).into_response())
+}
+
+fn with_json_charset(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    response
+}
+
+/// Discovery answers with the tenant's GUID even when asked by domain; `common` and
+/// `organizations` keep the word and the `{tenantid}` placeholder, as Entra does.
+async fn discovery_tenant(state: &AppState, segment: &str) -> Result<(String, String), EntraError> {
+    if is_multi_tenant_alias(segment) {
+        return Ok((segment.to_ascii_lowercase(), "{tenantid}".into()));
+    }
+    let tenant = state.issuer.tenant(segment).await?;
+    Ok((tenant.id.clone(), tenant.id))
+}
+
+/// `GET /{tenant}/v2.0/.well-known/openid-configuration`
+pub async fn openid_configuration_v2(
+    State(state): State<Arc<AppState>>,
+    Path(tenant): Path<String>,
+    RequestOrigin(origin): RequestOrigin,
+    headers: HeaderMap,
+) -> Response {
+    let (path_tenant, issuer_tenant) = match discovery_tenant(&state, &tenant).await {
+        Ok(found) => found,
+        Err(error) => return entra_error_response(&error, &headers),
+    };
+    let base = format!("{origin}/{path_tenant}");
+    Json(json!({
+        "token_endpoint": format!("{base}/oauth2/v2.0/token"),
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+        "jwks_uri": format!("{base}/discovery/v2.0/keys"),
+        "response_modes_supported": ["query", "fragment", "form_post"],
+        "subject_types_supported": ["pairwise"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "issuer": format!("{origin}/{issuer_tenant}/v2.0"),
+        "request_uri_parameter_supported": false,
+        "userinfo_endpoint": format!("{origin}/oidc/userinfo"),
+        "authorization_endpoint": format!("{base}/oauth2/v2.0/authorize"),
+        "device_authorization_endpoint": format!("{base}/oauth2/v2.0/devicecode"),
+        "http_logout_supported": true,
+        "frontchannel_logout_supported": true,
+        "end_session_endpoint": format!("{base}/oauth2/v2.0/logout"),
+        "claims_supported": ["sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name",
+            "msgraph_host", "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username", "name", "tid",
+            "ver", "at_hash", "c_hash", "email"],
+        "tenant_region_scope": "NA",
+        "cloud_instance_name": "microsoftonline.com",
+        "cloud_graph_host_name": "graph.windows.net",
+        "msgraph_host": "graph.microsoft.com",
+        "rbac_url": "https://pas.windows.net",
+    }))
+    .into_response()
+}
+
+/// `GET /{tenant}/.well-known/openid-configuration`: the v1 document, whose issuer is the one
+/// MDE tokens carry.
+pub async fn openid_configuration_v1(
+    State(state): State<Arc<AppState>>,
+    Path(tenant): Path<String>,
+    RequestOrigin(origin): RequestOrigin,
+    headers: HeaderMap,
+) -> Response {
+    let (path_tenant, issuer_tenant) = match discovery_tenant(&state, &tenant).await {
+        Ok(found) => found,
+        Err(error) => return entra_error_response(&error, &headers),
+    };
+    let base = format!("{origin}/{path_tenant}");
+    Json(json!({
+        "token_endpoint": format!("{base}/oauth2/token"),
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+        "jwks_uri": format!("{origin}/common/discovery/keys"),
+        "response_modes_supported": ["query", "fragment", "form_post"],
+        "subject_types_supported": ["pairwise"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "response_types_supported": ["code", "id_token", "code id_token", "token id_token", "token"],
+        "scopes_supported": ["openid"],
+        "issuer": format!("https://sts.windows.net/{issuer_tenant}/"),
+        "authorization_endpoint": format!("{base}/oauth2/authorize"),
+        "device_authorization_endpoint": format!("{base}/oauth2/devicecode"),
+        "end_session_endpoint": format!("{base}/oauth2/logout"),
+        "tenant_region_scope": "NA",
+        "cloud_instance_name": "microsoftonline.com",
+        "cloud_graph_host_name": "graph.windows.net",
+        "msgraph_host": "graph.microsoft.com",
+        "rbac_url": "https://pas.windows.net",
+    }))
+    .into_response()
+}
+
+/// `GET /{tenant}/discovery/v2.0/keys`, `/{tenant}/discovery/keys`, `/discovery/keys`.
+pub async fn jwks(
+    State(state): State<Arc<AppState>>,
+    RequestOrigin(origin): RequestOrigin,
+) -> Response {
+    Json(
+        state
+            .issuer
+            .keys()
+            .jwks(&format!("{origin}/{{tenantid}}/v2.0")),
+    )
+    .into_response()
+}
+
+/// `POST /{tenant}/oauth2/v2.0/token`
+pub async fn token_v2(
+    State(state): State<Arc<AppState>>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match grant(&state, &tenant, TokenVersion::V2, &headers, &body).await {
+        Ok(grant) => Json(json!({
+            "token_type": "Bearer",
+            "expires_in": grant.token.expires_in,
+            "ext_expires_in": grant.token.expires_in,
+            "access_token": grant.token.access_token,
+        }))
+        .into_response(),
+        Err(error) => entra_error_response(&error, &headers),
+    }
+}
+
+/// `POST /{tenant}/oauth2/token`: v1, every value a string as Entra writes them.
+pub async fn token_v1(
+    State(state): State<Arc<AppState>>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match grant(&state, &tenant, TokenVersion::V1, &headers, &body).await {
+        Ok(grant) => {
+            let token = &grant.token;
+            let body: Value = json!({
+                "token_type": "Bearer",
+                "expires_in": token.expires_in.to_string(),
+                "ext_expires_in": token.expires_in.to_string(),
+                "expires_on": token.expires_on.to_string(),
+                "not_before": token.not_before.to_string(),
+                "resource": grant.resource,
+                "access_token": token.access_token,
+            });
+            Json(body).into_response()
+        }
+        Err(error) => entra_error_response(&error, &headers),
+    }
+}
+
+async fn grant(
+    state: &AppState,
+    tenant: &str,
+    version: TokenVersion,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<TokenGrant, EntraError> {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
+    let mut request = TokenRequest::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    if let Some((client_id, secret)) = basic_credentials(headers) {
+        request.client_id.get_or_insert(client_id);
+        request.client_secret.get_or_insert(secret);
+    }
+    state
+        .issuer
+        .grant(tenant, version, &request, now_unix())
+        .await
+}
+
+/// `Authorization: Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 §2.3.1).
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (id, secret) = text.split_once(':')?;
+    let unescape = |s: &str| {
+        form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+    };
+    Some((unescape(id)?, unescape(secret)?))
+}

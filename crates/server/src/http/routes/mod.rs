@@ -1,0 +1,44 @@
+//! Route table: the MDE API under `/api` (and `/api/v1.0`), the Entra endpoints at the root.
+
+pub mod alerts;
+pub mod identity;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::http::error::ApiError;
+use crate::state::AppState;
+
+fn mde_api() -> Router<Arc<AppState>> {
+    Router::new().route("/alerts/{id}/machine", get(alerts::alert_machine))
+}
+
+fn entra() -> Router<Arc<AppState>> {
+    Router::new()
+        .route(
+            "/{tenant}/v2.0/.well-known/openid-configuration",
+            get(identity::openid_configuration_v2),
+        )
+        .route(
+            "/{tenant}/.well-known/openid-configuration",
+            get(identity::openid_configuration_v1),
+        )
+        .route("/{tenant}/oauth2/v2.0/token", post(identity::token_v2))
+        .route("/{tenant}/oauth2/token", post(identity::token_v1))
+        .route("/{tenant}/discovery/v2.0/keys", get(identity::jwks))
+        .route("/{tenant}/discovery/keys", get(identity::jwks))
+        .route("/discovery/keys", get(identity::jwks))
+        .route("/discovery/v2.0/keys", get(identity::jwks))
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .nest("/api", mde_api())
+        .nest("/api/v1.0", mde_api())
+        .merge(entra())
+        .fallback(|| async { ApiError::no_route() })
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        .with_state(state)
+}

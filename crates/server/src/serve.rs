@@ -1,0 +1,146 @@
+//! `openmde serve`: the HTTPS listener (and an optional plain-HTTP one) over one store.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Extension;
+use axum_server::tls_rustls::RustlsConfig;
+use openmde_ratelimit::MemoryLimiter;
+use openmde_store::Store;
+
+use crate::bootstrap::{self, Credentials, DataDir};
+use crate::http::odata::Scheme;
+use crate::http::routes;
+use crate::state::{AppState, RateLimits};
+use crate::tls;
+
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub data_dir: DataDir,
+    pub listen: SocketAddr,
+    pub http_listen: Option<SocketAddr>,
+    pub tls_names: Vec<String>,
+    pub tls_cert: Option<(PathBuf, PathBuf)>,
+    pub retention_days: i64,
+    pub demo: bool,
+    pub rate_limits: RateLimits,
+}
+
+pub struct RunningServer {
+    pub https_addr: SocketAddr,
+    pub http_addr: Option<SocketAddr>,
+    /// Set on the first start of a data directory.
+    pub new_credentials: Option<Credentials>,
+    handle: axum_server::Handle<SocketAddr>,
+    http_shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    tasks: Vec<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+/// rustls needs one process-wide crypto provider; aws-lc-rs is the only one built in.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
+pub async fn start(options: ServeOptions) -> anyhow::Result<RunningServer> {
+    install_crypto_provider();
+    let store = options.data_dir.open_store()?;
+    let new_credentials =
+        bootstrap::first_start(store.as_ref(), &options.data_dir, options.demo).await?;
+    let keys = Arc::new(bootstrap::keyring(store.as_ref()).await?);
+    let store: Arc<dyn Store> = store;
+    let state = Arc::new(AppState::new(
+        store,
+        keys,
+        Arc::new(MemoryLimiter::default()),
+        options.rate_limits.clone(),
+        options.retention_days,
+    ));
+    let router = routes::router(state);
+
+    let material = match &options.tls_cert {
+        Some((cert, key)) => tls::from_files(cert, key)?,
+        None => tls::issue_from_local_ca(&options.data_dir.tls(), &options.tls_names)?,
+    };
+    let tls_config = RustlsConfig::from_pem(
+        material.chain_pem.into_bytes(),
+        material.key_pem.into_bytes(),
+    )
+    .await
+    .context("the TLS certificate or key is unusable")?;
+    let listener = std::net::TcpListener::bind(options.listen)
+        .with_context(|| format!("cannot listen on {}", options.listen))?;
+    listener.set_nonblocking(true)?;
+    let https_addr = listener.local_addr()?;
+    let handle = axum_server::Handle::new();
+    let https = axum_server::from_tcp_rustls(listener, tls_config)?
+        .handle(handle.clone())
+        .serve(
+            router
+                .clone()
+                .layer(Extension(Scheme::Https))
+                .into_make_service(),
+        );
+    let mut tasks = vec![tokio::spawn(https)];
+
+    let (mut http_addr, mut http_shutdown) = (None, None);
+    if let Some(address) = options.http_listen {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("cannot listen on {address}"))?;
+        http_addr = Some(listener.local_addr()?);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        http_shutdown = Some(stop);
+        let app = router.layer(Extension(Scheme::Http)).into_make_service();
+        tasks.push(tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+        }));
+    }
+    Ok(RunningServer {
+        https_addr,
+        http_addr,
+        new_credentials,
+        handle,
+        http_shutdown,
+        tasks,
+    })
+}
+
+impl RunningServer {
+    /// Runs until a listener fails or Ctrl-C.
+    pub async fn run_until_stopped(mut self) -> anyhow::Result<()> {
+        let outcome = tokio::select! {
+            result = first_to_end(&mut self.tasks) => result,
+            _ = tokio::signal::ctrl_c() => Ok(()),
+        };
+        tracing::info!("shutting down");
+        self.stop().await;
+        outcome
+    }
+
+    pub async fn stop(mut self) {
+        self.handle
+            .graceful_shutdown(Some(std::time::Duration::from_secs(5)));
+        if let Some(stop) = self.http_shutdown.take() {
+            let _ = stop.send(());
+        }
+        for task in self.tasks.drain(..) {
+            let _ = task.await;
+        }
+    }
+}
+
+/// The first listener task to end, with its outcome.
+async fn first_to_end(
+    tasks: &mut [tokio::task::JoinHandle<std::io::Result<()>>],
+) -> anyhow::Result<()> {
+    let (result, _, _) = futures_util::future::select_all(tasks.iter_mut()).await;
+    result
+        .context("a listener task failed")?
+        .context("a listener stopped")
+}

@@ -1,0 +1,148 @@
+//! What every request handler shares.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use openmde_identity::{Authenticator, Caller, Issuer, Keyring};
+use openmde_ratelimit::{Decision, LimitKey, RateLimiter, Window};
+use openmde_store::Store;
+
+use crate::http::error::ApiError;
+
+/// Names of the rate-limited APIs, as used by `--rate-limit`.
+pub mod api {
+    pub const ALERT_MACHINE: &str = "alerts.machine";
+}
+
+/// Per-API limits. MDE states them per API: "100 calls per minute and 1500 calls per hour".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimits {
+    pub enabled: bool,
+    pub windows: HashMap<&'static str, Vec<Window>>,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        let windows = [(
+            api::ALERT_MACHINE,
+            vec![Window::per_minute(100), Window::per_hour(1500)],
+        )];
+        RateLimits {
+            enabled: true,
+            windows: windows.into_iter().collect(),
+        }
+    }
+}
+
+impl RateLimits {
+    pub fn off() -> Self {
+        RateLimits {
+            enabled: false,
+            ..Self::default()
+        }
+    }
+
+    /// Parses `API=N/min,M/h` (also `/s`, `/day`) and replaces that API's windows.
+    pub fn set(&mut self, spec: &str) -> Result<(), String> {
+        let (name, windows) = spec
+            .split_once('=')
+            .ok_or_else(|| format!("'{spec}': expected API=N/min,M/h"))?;
+        let api = self
+            .windows
+            .keys()
+            .copied()
+            .find(|known| *known == name.trim())
+            .ok_or_else(|| {
+                format!(
+                    "unknown API '{name}'; known: {}",
+                    self.api_names().join(", ")
+                )
+            })?;
+        let parsed = windows
+            .split(',')
+            .map(|w| {
+                let (count, unit) = w
+                    .trim()
+                    .split_once('/')
+                    .ok_or_else(|| format!("'{w}': expected N/min or N/h"))?;
+                let max_calls = count
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("'{count}' is not a count"))?;
+                let window_seconds = match unit.trim() {
+                    "s" | "sec" | "second" => 1,
+                    "min" | "minute" => 60,
+                    "h" | "hour" => 3600,
+                    "day" => 86_400,
+                    other => return Err(format!("unknown window '{other}'")),
+                };
+                Ok(Window {
+                    max_calls,
+                    window_seconds,
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        self.windows.insert(api, parsed);
+        Ok(())
+    }
+
+    fn api_names(&self) -> Vec<&'static str> {
+        let mut names: Vec<_> = self.windows.keys().copied().collect();
+        names.sort_unstable();
+        names
+    }
+}
+
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub issuer: Issuer,
+    pub authenticator: Authenticator,
+    pub limiter: Arc<dyn RateLimiter>,
+    pub limits: RateLimits,
+    /// Alerts last updated longer ago than this are not found.
+    pub retention_days: i64,
+}
+
+impl AppState {
+    pub fn new(
+        store: Arc<dyn Store>,
+        keys: Arc<Keyring>,
+        limiter: Arc<dyn RateLimiter>,
+        limits: RateLimits,
+        retention_days: i64,
+    ) -> Self {
+        AppState {
+            issuer: Issuer::new(Arc::clone(&store), Arc::clone(&keys)),
+            authenticator: Authenticator::new(Arc::clone(&store), keys),
+            store,
+            limiter,
+            limits,
+            retention_days,
+        }
+    }
+
+    /// Counts a call of `api` by the caller's application, or refuses it with 429.
+    pub async fn count_call(&self, caller: &Caller, api: &'static str) -> Result<(), ApiError> {
+        if !self.limits.enabled {
+            return Ok(());
+        }
+        let Some(windows) = self.limits.windows.get(api) else {
+            return Ok(());
+        };
+        let key = LimitKey {
+            tenant_id: caller.principal.tenant_id.clone(),
+            client_id: caller.principal.client_id.clone(),
+            api,
+        };
+        match self.limiter.check(&key, windows, now_unix() as u64).await {
+            Decision::Allowed => Ok(()),
+            Decision::Limited {
+                retry_after_seconds,
+            } => Err(ApiError::too_many_requests(retry_after_seconds)),
+        }
+    }
+}
+
+pub fn now_unix() -> i64 {
+    openmde_model::Timestamp::now().unix_seconds()
+}
