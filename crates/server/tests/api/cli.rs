@@ -1,0 +1,229 @@
+//! The binary itself: first start, `apps create` beside a running server, `import` exit codes.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::helpers::TestServer;
+
+fn openmde(data_dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_openmde"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn first_start_writes_private_credentials_and_the_demo_fleet() {
+    let server = TestServer::start().await;
+    let path = server.dir.path().join("credentials.json");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let ca_key = server.dir.path().join("tls/ca-key.pem");
+        assert_eq!(
+            std::fs::metadata(ca_key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    let stored: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    for field in ["tenantId", "clientId", "clientSecret", "sampleAlertId"] {
+        assert!(stored[field].is_string(), "{field}");
+    }
+    let (machines, alerts) = counts(&server).await;
+    assert_eq!((machines, alerts), (50, 200));
+    // A restart keeps the same tenant, CA and data, and creates nothing new.
+    let ca_before = std::fs::read(server.dir.path().join("tls/ca.pem")).unwrap();
+    let credentials = server.credentials.clone();
+    let dir = server.stop().await;
+    let again = TestServer::start_in(dir, |_| {}).await;
+    assert_eq!(again.credentials, credentials);
+    assert_eq!(
+        std::fs::read(again.dir.path().join("tls/ca.pem")).unwrap(),
+        ca_before
+    );
+    assert_eq!(counts(&again).await, (50, 200));
+    let token = again.token().await;
+    assert_eq!(
+        again
+            .get(
+                &format!("/api/alerts/{}/machine", again.sample_alert()),
+                Some(&token)
+            )
+            .await
+            .status(),
+        200
+    );
+}
+
+async fn counts(server: &TestServer) -> (i64, i64) {
+    let db = rusqlite_count(server.dir.path());
+    (db("machines"), db("alerts"))
+}
+
+fn rusqlite_count(dir: &std::path::Path) -> impl Fn(&str) -> i64 {
+    let path = dir.join("openmde.db");
+    move |table| {
+        let output = Command::new("python3")
+            .args(["-c", &format!("import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('SELECT count(*) FROM {table}').fetchone()[0])"), path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        String::from_utf8(output.stdout)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn no_demo_creates_credentials_but_no_fleet() {
+    let server = TestServer::start_with(|o| o.demo = false).await;
+    assert_eq!(counts(&server).await, (0, 0));
+    assert!(server.credentials.sample_alert_id.is_none());
+    server.token().await;
+}
+
+#[tokio::test]
+async fn apps_create_works_while_the_server_runs() {
+    let server = TestServer::start().await;
+    let output = openmde(
+        server.dir.path(),
+        &[
+            "apps",
+            "create",
+            "--name",
+            "SOAR",
+            "--role",
+            "Machine.Read.All",
+            "--json",
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let created: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        created.as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["tenantId", "clientId", "clientSecret"]
+    );
+    assert_eq!(created["tenantId"], server.tenant());
+    let token = server
+        .token_for(
+            created["clientId"].as_str().unwrap(),
+            created["clientSecret"].as_str().unwrap(),
+        )
+        .await;
+    let claims = crate::helpers::claims(&token);
+    assert_eq!(claims.roles, ["Machine.Read.All"]);
+    assert_eq!(claims.app_displayname.as_deref(), Some("SOAR"));
+    assert_eq!(
+        server
+            .get(
+                &format!("/api/alerts/{}/machine", server.sample_alert()),
+                Some(&token)
+            )
+            .await
+            .status(),
+        200
+    );
+
+    let refused = openmde(
+        server.dir.path(),
+        &["apps", "create", "--name", "x", "--role", "Machine.Fly"],
+    );
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("unknown permission 'Machine.Fly'"));
+    let refused = openmde(
+        server.dir.path(),
+        &[
+            "apps",
+            "create",
+            "--name",
+            "x",
+            "--role",
+            "Machine.Read.All",
+            "--tenant",
+            "nope",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("no tenant 'nope'"));
+}
+
+#[tokio::test]
+async fn import_and_generate_from_the_command_line() {
+    let server = TestServer::start_with(|o| o.demo = false).await;
+    let out = tempfile::tempdir().unwrap();
+    let generated = openmde(
+        server.dir.path(),
+        &[
+            "generate",
+            "--machines",
+            "20",
+            "--alerts",
+            "100",
+            "--out",
+            out.path().to_str().unwrap(),
+        ],
+    );
+    assert!(
+        generated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&generated.stderr)
+    );
+    let files = [
+        out.path().join("machines.json"),
+        out.path().join("alerts.json"),
+    ];
+    let imported = openmde(
+        server.dir.path(),
+        &[
+            "import",
+            files[0].to_str().unwrap(),
+            files[1].to_str().unwrap(),
+        ],
+    );
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&imported.stdout);
+    assert!(
+        stdout.contains("20 machines, 0 alerts") && stdout.contains("0 machines, 100 alerts"),
+        "{stdout}"
+    );
+    let ids = std::fs::read_to_string(out.path().join("alert-ids.txt")).unwrap();
+    let token = server.token().await;
+    let lines: Vec<&str> = ids.lines().collect();
+    assert!(lines.len() > 70);
+    for id in lines.iter().take(10) {
+        assert_eq!(
+            server
+                .get(&format!("/api/alerts/{id}/machine"), Some(&token))
+                .await
+                .status(),
+            200,
+            "{id}"
+        );
+    }
+    std::fs::write(out.path().join("bad.json"), "[{\"id\": 5}]").unwrap();
+    let failed = openmde(
+        server.dir.path(),
+        &["import", out.path().join("bad.json").to_str().unwrap()],
+    );
+    assert!(!failed.status.success());
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        stderr.contains("record 0") && stderr.contains("nothing from this file was imported"),
+        "{stderr}"
+    );
+}

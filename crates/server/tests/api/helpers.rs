@@ -1,0 +1,205 @@
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use openmde::bootstrap::{self, Credentials, DataDir};
+use openmde::serve::{self, RunningServer, ServeOptions};
+use openmde::state::RateLimits;
+use openmde_identity::token::AccessClaims;
+use openmde_identity::{Keyring, keys::SigningKey};
+use openmde_store::Store;
+use openmde_store::sqlite::SqliteStore;
+use serde_json::Value;
+
+pub struct TestServer {
+    pub dir: tempfile::TempDir,
+    pub https: SocketAddr,
+    pub http: SocketAddr,
+    pub credentials: Credentials,
+    pub client: reqwest::Client,
+    server: Option<RunningServer>,
+}
+
+pub fn options(dir: &std::path::Path) -> ServeOptions {
+    ServeOptions {
+        data_dir: DataDir::new(dir),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        http_listen: Some("127.0.0.1:0".parse().unwrap()),
+        tls_names: vec![],
+        tls_cert: None,
+        retention_days: 180,
+        demo: true,
+        rate_limits: RateLimits::off(),
+    }
+}
+
+impl TestServer {
+    /// A server on a fresh data directory with the demo fleet and no rate limits.
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(configure: impl FnOnce(&mut ServeOptions)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(dir, configure).await
+    }
+
+    pub async fn start_in(
+        dir: tempfile::TempDir,
+        configure: impl FnOnce(&mut ServeOptions),
+    ) -> Self {
+        let mut options = options(dir.path());
+        configure(&mut options);
+        let server = serve::start(options).await.unwrap();
+        let credentials = Credentials::read(&dir.path().join("credentials.json")).unwrap();
+        let ca = std::fs::read(dir.path().join("tls/ca.pem")).unwrap();
+        let client = client_trusting(&ca, &[]);
+        TestServer {
+            https: server.https_addr,
+            http: server.http_addr.unwrap(),
+            credentials,
+            client,
+            dir,
+            server: Some(server),
+        }
+    }
+
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        if let Some(server) = self.server.take() {
+            server.stop().await;
+        }
+        self.dir
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("https://{}{path}", self.https)
+    }
+
+    pub fn tenant(&self) -> &str {
+        &self.credentials.tenant_id
+    }
+
+    pub fn sample_alert(&self) -> &str {
+        self.credentials.sample_alert_id.as_deref().unwrap()
+    }
+
+    /// Another handle on the server's database, as a second process would have.
+    pub fn store(&self) -> Arc<SqliteStore> {
+        DataDir::new(self.dir.path()).open_store().unwrap()
+    }
+
+    pub async fn keyring(&self) -> Keyring {
+        let stored = self.store().signing_keys().await.unwrap();
+        let keys: Vec<SigningKey> = stored
+            .into_iter()
+            .map(|k| SigningKey {
+                kid: k.kid,
+                private_key_pem: k.private_key_pem,
+                certificate_der: k.certificate_der,
+            })
+            .collect();
+        Keyring::new(&keys).unwrap()
+    }
+
+    /// A v2 client-credentials token for the demo application.
+    pub async fn token(&self) -> String {
+        let c = &self.credentials;
+        self.token_for(&c.client_id, &c.client_secret).await
+    }
+
+    pub async fn token_for(&self, client_id: &str, secret: &str) -> String {
+        let response = self
+            .client
+            .post(self.url(&format!("/{}/oauth2/v2.0/token", self.tenant())))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", client_id),
+                ("client_secret", secret),
+                ("scope", "https://api.securitycenter.microsoft.com/.default"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.json::<Value>().await.unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// Registers an application with `roles` in the demo tenant and returns a token for it.
+    pub async fn app_token(&self, roles: &[&str]) -> String {
+        let store = self.store();
+        let tenant = store.tenant(self.tenant()).await.unwrap().unwrap();
+        let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
+        let app = bootstrap::create_app(store.as_ref(), &tenant, "test app", &roles)
+            .await
+            .unwrap();
+        self.token_for(&app.client_id, &app.client_secret).await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut request = self.client.get(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap()
+    }
+}
+
+pub fn client_trusting(ca_pem: &[u8], resolve: &[(&str, SocketAddr)]) -> reqwest::Client {
+    let mut builder = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(ca_pem).unwrap()]);
+    for (name, address) in resolve {
+        builder = builder.resolve(name, *address);
+    }
+    builder.build().unwrap()
+}
+
+/// The claims of a JWT, without checking it.
+pub fn claims(token: &str) -> AccessClaims {
+    serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(token.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+pub fn header(token: &str) -> Value {
+    serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(token.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+/// Asserts MDE's error envelope and returns its message.
+pub async fn assert_mde_error(response: reqwest::Response, status: u16, code: &str) -> String {
+    assert_eq!(response.status(), status);
+    let body: Value = response.json().await.unwrap();
+    let error = body["error"].as_object().unwrap();
+    assert_eq!(
+        error.keys().collect::<Vec<_>>(),
+        ["code", "message", "target"],
+        "{body}"
+    );
+    assert_eq!(error["code"], code, "{body}");
+    let target = error["target"].as_str().unwrap();
+    assert!(uuid_like(target), "target {target} is not a GUID");
+    error["message"].as_str().unwrap().to_string()
+}
+
+pub fn uuid_like(text: &str) -> bool {
+    let lengths: Vec<usize> = text.split('-').map(str::len).collect();
+    lengths == [8, 4, 4, 4, 12] && text.bytes().all(|b| b == b'-' || b.is_ascii_hexdigit())
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}

@@ -1,0 +1,484 @@
+//! The Entra-compatible issuer: discovery, JWKS, v2 and v1 client credentials, and errors.
+
+use serde_json::Value;
+
+use crate::helpers::{TestServer, claims, header, now, uuid_like};
+
+async fn post_token(
+    server: &TestServer,
+    tenant: &str,
+    path: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    server
+        .client
+        .post(server.url(&format!("/{tenant}/{path}")))
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn v2_client_credentials_issue_an_mde_shaped_token() {
+    let server = TestServer::start().await;
+    let c = &server.credentials;
+    let response = post_token(
+        &server,
+        server.tenant(),
+        "oauth2/v2.0/token",
+        &[
+            ("client_id", &c.client_id),
+            ("scope", "https://api.securitycenter.microsoft.com/.default"),
+            ("client_secret", &c.client_secret),
+            ("grant_type", "client_credentials"),
+            ("client_info", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
+    assert_eq!(
+        keys,
+        ["token_type", "expires_in", "ext_expires_in", "access_token"],
+        "no scope for this grant"
+    );
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 3599);
+
+    let token = body["access_token"].as_str().unwrap();
+    let head = header(token);
+    assert_eq!(head["alg"], "RS256");
+    assert_eq!(head["kid"], head["x5t"]);
+    let claims = claims(token);
+    assert_eq!(claims.aud, "https://api.securitycenter.microsoft.com");
+    assert_eq!(
+        claims.iss,
+        format!("https://sts.windows.net/{}/", server.tenant())
+    );
+    assert_eq!(claims.tid, server.tenant());
+    assert_eq!(claims.appid.as_deref(), Some(c.client_id.as_str()));
+    assert_eq!(claims.ver.as_deref(), Some("1.0"));
+    assert_eq!(claims.sub, claims.oid);
+    assert!(claims.roles.contains(&"Machine.Read.All".to_string()));
+    assert!(claims.roles.contains(&"Alert.ReadWrite.All".to_string()));
+    assert_eq!(claims.exp - claims.iat, 3900);
+    assert!((claims.exp - now() - 3600).abs() <= 2);
+
+    // The kid is published, at every JWKS address clients use.
+    for path in [
+        format!("/{}/discovery/v2.0/keys", server.tenant()),
+        format!("/{}/discovery/keys", server.tenant()),
+        "/discovery/keys".into(),
+        "/common/discovery/keys".into(),
+    ] {
+        let jwks: Value = server.get(&path, None).await.json().await.unwrap();
+        let key = &jwks["keys"][0];
+        assert_eq!(key["kid"], head["kid"], "{path}");
+        assert_eq!(
+            (key["kty"].as_str(), key["use"].as_str(), key["e"].as_str()),
+            (Some("RSA"), Some("sig"), Some("AQAB"))
+        );
+        assert!(key["x5c"][0].as_str().unwrap().len() > 500);
+    }
+}
+
+#[tokio::test]
+async fn v1_tokens_answer_in_strings_and_every_resource_alias_is_an_audience() {
+    let server = TestServer::start().await;
+    let c = &server.credentials;
+    for resource in [
+        "https://api.securitycenter.microsoft.com",
+        "https://api.security.microsoft.com",
+        "https://api.securitycenter.windows.com",
+        "https://securitycenter.onmicrosoft.com/windowsatpservice",
+        "fc780465-2017-40d4-a0c5-307022471b92",
+    ] {
+        let form = [
+            ("resource", resource),
+            ("client_id", &c.client_id),
+            ("client_secret", &c.client_secret),
+            ("grant_type", "client_credentials"),
+        ];
+        let response = post_token(&server, server.tenant(), "oauth2/token", &form).await;
+        assert_eq!(response.status(), 200, "{resource}");
+        let body: Value = response.json().await.unwrap();
+        for field in [
+            "token_type",
+            "expires_in",
+            "ext_expires_in",
+            "expires_on",
+            "not_before",
+            "resource",
+            "access_token",
+        ] {
+            assert!(body[field].is_string(), "{field} of {body}");
+        }
+        assert_eq!(body["resource"], resource);
+        let token = body["access_token"].as_str().unwrap();
+        assert_eq!(claims(token).aud, resource);
+        // And the API accepts it.
+        let machine = server
+            .get(
+                &format!("/api/alerts/{}/machine", server.sample_alert()),
+                Some(token),
+            )
+            .await;
+        assert_eq!(machine.status(), 200, "{resource}");
+
+        let scope = format!("{resource}/.default");
+        let form = [
+            ("scope", scope.as_str()),
+            ("client_id", &c.client_id),
+            ("client_secret", &c.client_secret),
+            ("grant_type", "client_credentials"),
+        ];
+        let response = post_token(&server, server.tenant(), "oauth2/v2.0/token", &form).await;
+        assert_eq!(response.status(), 200, "{scope}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(claims(body["access_token"].as_str().unwrap()).aud, resource);
+    }
+}
+
+#[tokio::test]
+async fn basic_authentication_and_domain_tenants_work() {
+    let server = TestServer::start().await;
+    let c = &server.credentials;
+    let response = server
+        .client
+        .post(server.url("/contoso.onmicrosoft.com/oauth2/v2.0/token"))
+        .basic_auth(&c.client_id, Some(&c.client_secret))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("scope", "https://api.securitycenter.microsoft.com/.default"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        claims(body["access_token"].as_str().unwrap()).tid,
+        server.tenant()
+    );
+}
+
+async fn entra_error(response: reqwest::Response, status: u16, error: &str, code: u64) -> Value {
+    assert_eq!(response.status(), status);
+    assert!(
+        response.headers().get("retry-after").is_none(),
+        "no Retry-After on token errors"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], error, "{body}");
+    assert_eq!(body["error_codes"], serde_json::json!([code]), "{body}");
+    let description = body["error_description"].as_str().unwrap();
+    assert!(
+        description.starts_with(&format!("AADSTS{code}: ")),
+        "{description}"
+    );
+    assert!(
+        description.contains("\r\nTrace ID: ") && description.contains("\r\nCorrelation ID: "),
+        "{description}"
+    );
+    assert!(uuid_like(body["trace_id"].as_str().unwrap()));
+    assert_eq!(
+        body["error_uri"],
+        format!("https://login.microsoftonline.com/error?code={code}")
+    );
+    body
+}
+
+#[tokio::test]
+async fn token_errors_carry_entra_codes_and_statuses() {
+    let server = TestServer::start().await;
+    let c = &server.credentials;
+    let tenant = server.tenant().to_string();
+    let scope = "https://api.securitycenter.microsoft.com/.default";
+    let form = |id: &str, secret: Option<&str>, scope: &str| {
+        let mut f = vec![
+            ("grant_type".to_string(), "client_credentials".to_string()),
+            ("client_id".into(), id.to_string()),
+            ("scope".into(), scope.to_string()),
+        ];
+        if let Some(s) = secret {
+            f.push(("client_secret".into(), s.to_string()));
+        }
+        f
+    };
+    let send = |tenant: String, path: &'static str, form: Vec<(String, String)>| {
+        let request = server
+            .client
+            .post(server.url(&format!("/{tenant}/{path}")))
+            .form(&form);
+        async move { request.send().await.unwrap() }
+    };
+    let unknown = "11111111-2222-3333-4444-555555555555";
+    entra_error(
+        send(
+            "nosuchtenant.onmicrosoft.com".into(),
+            "oauth2/v2.0/token",
+            form(&c.client_id, Some(&c.client_secret), scope),
+        )
+        .await,
+        400,
+        "invalid_tenant",
+        90002,
+    )
+    .await;
+    entra_error(
+        send(
+            unknown.into(),
+            "oauth2/v2.0/token",
+            form(&c.client_id, Some(&c.client_secret), scope),
+        )
+        .await,
+        400,
+        "invalid_tenant",
+        90002,
+    )
+    .await;
+    entra_error(
+        send(
+            "common".into(),
+            "oauth2/v2.0/token",
+            form(&c.client_id, Some(&c.client_secret), scope),
+        )
+        .await,
+        400,
+        "invalid_request",
+        50059,
+    )
+    .await;
+    entra_error(
+        send(
+            tenant.clone(),
+            "oauth2/v2.0/token",
+            form(unknown, Some("x"), scope),
+        )
+        .await,
+        400,
+        "unauthorized_client",
+        700016,
+    )
+    .await;
+    entra_error(
+        send(
+            tenant.clone(),
+            "oauth2/v2.0/token",
+            form("not-a-guid", Some("x"), scope),
+        )
+        .await,
+        400,
+        "invalid_request",
+        700038,
+    )
+    .await;
+    entra_error(
+        send(
+            tenant.clone(),
+            "oauth2/v2.0/token",
+            form(&c.client_id, Some("wrong"), scope),
+        )
+        .await,
+        401,
+        "invalid_client",
+        7000215,
+    )
+    .await;
+    entra_error(
+        send(
+            tenant.clone(),
+            "oauth2/v2.0/token",
+            form(&c.client_id, None, scope),
+        )
+        .await,
+        401,
+        "invalid_client",
+        7000218,
+    )
+    .await;
+    let not_default = "https://api.securitycenter.microsoft.com/Machine.Read";
+    entra_error(
+        send(
+            tenant.clone(),
+            "oauth2/v2.0/token",
+            form(&c.client_id, Some(&c.client_secret), not_default),
+        )
+        .await,
+        400,
+        "invalid_scope",
+        1002012,
+    )
+    .await;
+    let two = format!("{scope} https://graph.microsoft.com/.default");
+    entra_error(
+        send(
+            tenant.clone(),
+            "oauth2/v2.0/token",
+            form(&c.client_id, Some(&c.client_secret), &two),
+        )
+        .await,
+        400,
+        "invalid_scope",
+        1002012,
+    )
+    .await;
+    entra_error(
+        send(
+            tenant.clone(),
+            "oauth2/v2.0/token",
+            form(
+                &c.client_id,
+                Some(&c.client_secret),
+                "https://graph.microsoft.com/.default",
+            ),
+        )
+        .await,
+        400,
+        "invalid_resource",
+        500011,
+    )
+    .await;
+    let mut password = form(&c.client_id, Some(&c.client_secret), scope);
+    password[0].1 = "password".into();
+    entra_error(
+        send(tenant.clone(), "oauth2/v2.0/token", password).await,
+        400,
+        "unsupported_grant_type",
+        70003,
+    )
+    .await;
+    let v1 = vec![
+        ("grant_type".to_string(), "client_credentials".to_string()),
+        ("client_id".into(), c.client_id.clone()),
+        ("client_secret".into(), c.client_secret.clone()),
+        ("resource".into(), "https://vault.azure.net".into()),
+    ];
+    entra_error(
+        send(tenant.clone(), "oauth2/token", v1).await,
+        400,
+        "invalid_resource",
+        500011,
+    )
+    .await;
+    let no_resource = vec![
+        ("grant_type".to_string(), "client_credentials".to_string()),
+        ("client_id".into(), c.client_id.clone()),
+        ("client_secret".into(), c.client_secret.clone()),
+    ];
+    entra_error(
+        send(tenant.clone(), "oauth2/token", no_resource).await,
+        400,
+        "invalid_request",
+        900144,
+    )
+    .await;
+    // An application of another tenant is unknown here.
+    let store = server.store();
+    let other = openmde_store::Store::create_tenant(
+        store.as_ref(),
+        "22222222-3333-4444-5555-666666666666",
+        "Fabrikam",
+        "fabrikam.onmicrosoft.com",
+    )
+    .await
+    .unwrap();
+    let foreign = openmde::bootstrap::create_app(
+        store.as_ref(),
+        &other,
+        "fabrikam app",
+        &["Machine.Read.All".into()],
+    )
+    .await
+    .unwrap();
+    entra_error(
+        send(
+            tenant.clone(),
+            "oauth2/v2.0/token",
+            form(&foreign.client_id, Some(&foreign.client_secret), scope),
+        )
+        .await,
+        400,
+        "unauthorized_client",
+        700016,
+    )
+    .await;
+    // The correlation id echoes client-request-id.
+    let correlation = "0f6b2c1e-3d4a-4b5c-8d9e-0a1b2c3d4e5f";
+    let response = server
+        .client
+        .post(server.url(&format!("/{tenant}/oauth2/v2.0/token")))
+        .header("client-request-id", correlation)
+        .form(&form(&c.client_id, Some("wrong"), scope))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        entra_error(response, 401, "invalid_client", 7000215).await["correlation_id"],
+        correlation
+    );
+}
+
+#[tokio::test]
+async fn discovery_documents_point_at_this_server() {
+    let server = TestServer::start().await;
+    let origin = format!("https://{}", server.https);
+    let tid = server.tenant();
+    for tenant in [tid, "contoso.onmicrosoft.com", "CONTOSO.onmicrosoft.com"] {
+        let v2: Value = server
+            .get(
+                &format!("/{tenant}/v2.0/.well-known/openid-configuration"),
+                None,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            v2["token_endpoint"],
+            format!("{origin}/{tid}/oauth2/v2.0/token"),
+            "GUID endpoints for {tenant}"
+        );
+        assert_eq!(
+            v2["authorization_endpoint"],
+            format!("{origin}/{tid}/oauth2/v2.0/authorize")
+        );
+        assert_eq!(
+            v2["device_authorization_endpoint"],
+            format!("{origin}/{tid}/oauth2/v2.0/devicecode")
+        );
+        assert_eq!(
+            v2["jwks_uri"],
+            format!("{origin}/{tid}/discovery/v2.0/keys")
+        );
+        assert_eq!(v2["issuer"], format!("{origin}/{tid}/v2.0"));
+    }
+    let v1: Value = server
+        .get(&format!("/{tid}/.well-known/openid-configuration"), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v1["issuer"], format!("https://sts.windows.net/{tid}/"));
+    assert_eq!(v1["token_endpoint"], format!("{origin}/{tid}/oauth2/token"));
+    let common: Value = server
+        .get("/organizations/v2.0/.well-known/openid-configuration", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        common["token_endpoint"],
+        format!("{origin}/organizations/oauth2/v2.0/token")
+    );
+    assert_eq!(common["issuer"], format!("{origin}/{{tenantid}}/v2.0"));
+    let unknown = server
+        .get(
+            "/nosuchtenant.onmicrosoft.com/v2.0/.well-known/openid-configuration",
+            None,
+        )
+        .await;
+    entra_error(unknown, 400, "invalid_tenant", 90002).await;
+}
