@@ -86,7 +86,7 @@ async fn list_responses_arrays_and_single_entities_import_and_keep_every_field()
         "unknown fields are kept"
     );
     assert_eq!(
-        body.keys().last().unwrap(),
+        body.keys().next_back().unwrap(),
         "customerField",
         "after the known properties"
     );
