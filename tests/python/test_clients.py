@@ -1,0 +1,164 @@
+"""MDE client code as users write it (msal, azure-identity, requests) against a real openmde
+server over HTTPS, trusting the CA the server generated."""
+
+import json
+import os
+import re
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import msal
+import pytest
+import requests
+from azure.core.exceptions import ClientAuthenticationError
+from azure.identity import ClientSecretCredential
+
+SCOPE = "https://api.securitycenter.microsoft.com/.default"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def server():
+    binary = os.environ.get("OPENMDE_BIN", str(ROOT / "target" / "debug" / "openmde"))
+    data_dir = tempfile.mkdtemp(prefix="openmde-py-")
+    process = subprocess.Popen(
+        [binary, "--data-dir", data_dir, "serve", "--listen", "127.0.0.1:0"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    line = process.stdout.readline()
+    match = re.search(r"https://127\.0\.0\.1:(\d+)/api", line)
+    assert match, f"unexpected banner: {line!r}"
+    credentials = json.loads(Path(data_dir, "credentials.json").read_text())
+    ca = str(Path(data_dir, "tls", "ca.pem"))
+    # The sync stacks trust REQUESTS_CA_BUNDLE, the async ones SSL_CERT_FILE.
+    os.environ["REQUESTS_CA_BUNDLE"] = ca
+    os.environ["SSL_CERT_FILE"] = ca
+    yield {"port": int(match.group(1)), "ca": ca, **credentials}
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def origin(server):
+    return f"https://127.0.0.1:{server['port']}"
+
+
+def get_machine(server, token):
+    return requests.get(
+        f"{origin(server)}/api/alerts/{server['sampleAlertId']}/machine",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+
+
+def assert_machine(response):
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"].startswith("application/json; odata.metadata=minimal")
+    body = response.json()
+    keys = list(body)
+    assert keys[:3] == ["@odata.context", "id", "mergedIntoMachineId"]
+    assert keys[-2:] == ["ipAddresses", "vmMetadata"]
+    assert body["@odata.context"].endswith("/api/$metadata#Machines/$entity")
+    assert len(body["id"]) == 40
+
+
+def test_msal_confidential_client_v2(server):
+    app = msal.ConfidentialClientApplication(
+        server["clientId"],
+        client_credential=server["clientSecret"],
+        authority=f"{origin(server)}/{server['tenantId']}",
+        instance_discovery=False,
+    )
+    result = app.acquire_token_for_client(scopes=[SCOPE])
+    assert "access_token" in result, result
+    assert result["token_type"] == "Bearer"
+    assert result["expires_in"] > 3000
+    assert_machine(get_machine(server, result["access_token"]))
+    again = app.acquire_token_for_client(scopes=[SCOPE])
+    assert again["token_source"] == "cache"
+
+
+def test_msal_by_tenant_domain(server):
+    app = msal.ConfidentialClientApplication(
+        server["clientId"],
+        client_credential=server["clientSecret"],
+        authority=f"{origin(server)}/{server['tenantDomain']}",
+        validate_authority=False,
+    )
+    result = app.acquire_token_for_client(scopes=[SCOPE])
+    assert "access_token" in result, result
+
+
+def test_msal_reports_entra_errors(server):
+    app = msal.ConfidentialClientApplication(
+        server["clientId"],
+        client_credential="not-the-secret",
+        authority=f"{origin(server)}/{server['tenantId']}",
+        instance_discovery=False,
+    )
+    result = app.acquire_token_for_client(scopes=[SCOPE])
+    assert result["error"] == "invalid_client"
+    assert 7000215 in result["error_codes"]
+    good = msal.ConfidentialClientApplication(
+        server["clientId"],
+        client_credential=server["clientSecret"],
+        authority=f"{origin(server)}/{server['tenantId']}",
+        instance_discovery=False,
+    )
+    result = good.acquire_token_for_client(scopes=["https://api.securitycenter.microsoft.com/Machine.Read"])
+    assert result["error"] == "invalid_scope"
+    assert 1002012 in result["error_codes"]
+    with pytest.raises(ValueError):
+        msal.ConfidentialClientApplication(
+            server["clientId"], client_credential=server["clientSecret"],
+            authority=f"{origin(server)}/nosuchtenant.onmicrosoft.com", instance_discovery=False,
+        )
+
+
+def test_azure_identity_client_secret_credential(server):
+    credential = ClientSecretCredential(
+        server["tenantId"], server["clientId"], server["clientSecret"],
+        authority=f"127.0.0.1:{server['port']}", disable_instance_discovery=True,
+    )
+    token = credential.get_token(SCOPE)
+    assert token.expires_on > time.time() + 3000
+    assert_machine(get_machine(server, token.token))
+
+
+def test_azure_identity_wrong_secret_fails_without_retries(server):
+    credential = ClientSecretCredential(
+        server["tenantId"], server["clientId"], "wrong",
+        authority=f"127.0.0.1:{server['port']}", disable_instance_discovery=True,
+    )
+    started = time.time()
+    with pytest.raises(ClientAuthenticationError) as error:
+        credential.get_token(SCOPE)
+    assert "AADSTS7000215" in str(error.value)
+    assert time.time() - started < 2, "a retried 401 would take seconds"
+
+
+def test_v1_token_endpoint_as_in_the_mde_powershell_samples(server):
+    response = requests.post(
+        f"{origin(server)}/{server['tenantId']}/oauth2/token",
+        data={
+            "resource": "https://api.securitycenter.microsoft.com",
+            "client_id": server["clientId"],
+            "client_secret": server["clientSecret"],
+            "grant_type": "client_credentials",
+        },
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["expires_in"] == "3599"
+    assert body["resource"] == "https://api.securitycenter.microsoft.com"
+    assert_machine(get_machine(server, body["access_token"]))
+
+
+def test_api_errors_use_the_mde_envelope(server):
+    response = requests.get(f"{origin(server)}/api/alerts/nope/machine", timeout=10)
+    assert response.status_code == 401
+    error = response.json()["error"]
+    assert list(error) == ["code", "message", "target"]
+    assert error["code"] == "Unauthorized"
