@@ -63,13 +63,17 @@ def assert_machine(response):
     assert len(body["id"]) == 40
 
 
-def test_msal_confidential_client_v2(server):
-    app = msal.ConfidentialClientApplication(
+def msal_app(server, secret=None, tenant=None):
+    return msal.ConfidentialClientApplication(
         server["clientId"],
-        client_credential=server["clientSecret"],
-        authority=f"{origin(server)}/{server['tenantId']}",
+        client_credential=secret or server["clientSecret"],
+        authority=f"{origin(server)}/{tenant or server['tenantId']}",
         instance_discovery=False,
     )
+
+
+def test_msal_confidential_client_v2(server):
+    app = msal_app(server)
     result = app.acquire_token_for_client(scopes=[SCOPE])
     assert "access_token" in result, result
     assert result["token_type"] == "Bearer"
@@ -80,40 +84,19 @@ def test_msal_confidential_client_v2(server):
 
 
 def test_msal_by_tenant_domain(server):
-    app = msal.ConfidentialClientApplication(
-        server["clientId"],
-        client_credential=server["clientSecret"],
-        authority=f"{origin(server)}/{server['tenantDomain']}",
-        validate_authority=False,
-    )
-    result = app.acquire_token_for_client(scopes=[SCOPE])
+    result = msal_app(server, tenant=server["tenantDomain"]).acquire_token_for_client(scopes=[SCOPE])
     assert "access_token" in result, result
 
 
 def test_msal_reports_entra_errors(server):
-    app = msal.ConfidentialClientApplication(
-        server["clientId"],
-        client_credential="not-the-secret",
-        authority=f"{origin(server)}/{server['tenantId']}",
-        instance_discovery=False,
-    )
-    result = app.acquire_token_for_client(scopes=[SCOPE])
+    result = msal_app(server, secret="not-the-secret").acquire_token_for_client(scopes=[SCOPE])
     assert result["error"] == "invalid_client"
     assert 7000215 in result["error_codes"]
-    good = msal.ConfidentialClientApplication(
-        server["clientId"],
-        client_credential=server["clientSecret"],
-        authority=f"{origin(server)}/{server['tenantId']}",
-        instance_discovery=False,
-    )
-    result = good.acquire_token_for_client(scopes=["https://api.securitycenter.microsoft.com/Machine.Read"])
+    result = msal_app(server).acquire_token_for_client(scopes=["https://api.securitycenter.microsoft.com/Machine.Read"])
     assert result["error"] == "invalid_scope"
     assert 1002012 in result["error_codes"]
     with pytest.raises(ValueError):
-        msal.ConfidentialClientApplication(
-            server["clientId"], client_credential=server["clientSecret"],
-            authority=f"{origin(server)}/nosuchtenant.onmicrosoft.com", instance_discovery=False,
-        )
+        msal_app(server, tenant="nosuchtenant.onmicrosoft.com")
 
 
 def test_azure_identity_client_secret_credential(server):

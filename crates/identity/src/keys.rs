@@ -34,6 +34,16 @@ impl std::fmt::Debug for SigningKey {
     }
 }
 
+impl From<openmde_store::SigningKeyRecord> for SigningKey {
+    fn from(stored: openmde_store::SigningKeyRecord) -> Self {
+        SigningKey {
+            kid: stored.kid,
+            private_key_pem: stored.private_key_pem,
+            certificate_der: stored.certificate_der,
+        }
+    }
+}
+
 impl SigningKey {
     pub fn generate() -> Result<Self, KeyError> {
         let fail = |e: rcgen::Error| KeyError::Generate(e.to_string());

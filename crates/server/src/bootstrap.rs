@@ -86,6 +86,22 @@ impl Credentials {
     }
 }
 
+/// Writes a file only its owner can read (credentials, private keys).
+pub fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.write_all(contents.as_bytes())?;
+    Ok(())
+}
+
 /// The signing keys, creating the first one if the store has none.
 pub async fn keyring(store: &dyn Store) -> anyhow::Result<Keyring> {
     let mut stored = store.signing_keys().await?;

@@ -29,6 +29,8 @@ pub struct ServeOptions {
 }
 
 pub struct RunningServer {
+    /// The server's own store: what is written through it, the server reads at once.
+    pub store: Arc<dyn Store>,
     pub https_addr: SocketAddr,
     pub http_addr: Option<SocketAddr>,
     /// Set on the first start of a data directory.
@@ -50,8 +52,9 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<RunningServer> {
         bootstrap::first_start(store.as_ref(), &options.data_dir, options.demo).await?;
     let keys = Arc::new(bootstrap::keyring(store.as_ref()).await?);
     let store: Arc<dyn Store> = store;
+    let state_store = Arc::clone(&store);
     let state = Arc::new(AppState::new(
-        store,
+        Arc::clone(&store),
         keys,
         Arc::new(MemoryLimiter::default()),
         options.rate_limits.clone(),
@@ -102,6 +105,7 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<RunningServer> {
         }));
     }
     Ok(RunningServer {
+        store: state_store,
         https_addr,
         http_addr,
         new_credentials,

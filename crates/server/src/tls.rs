@@ -11,6 +11,8 @@ use rcgen::{
 };
 use time::{Duration, OffsetDateTime};
 
+use crate::bootstrap::write_private;
+
 /// Names the server certificate always covers: loopback, and the hosts real MDE clients call,
 /// so that a hosts-file override works without code changes.
 pub const DEFAULT_NAMES: [&str; 22] = [
@@ -60,21 +62,6 @@ fn ca_params() -> anyhow::Result<CertificateParams> {
         KeyUsagePurpose::DigitalSignature,
     ];
     Ok(params)
-}
-
-fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    #[cfg(unix)]
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    options.mode(0o600);
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    file.write_all(contents.as_bytes())?;
-    Ok(())
 }
 
 /// Loads the local CA from `tls_dir`, creating it first if absent. Returns its key.

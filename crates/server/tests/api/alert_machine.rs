@@ -7,7 +7,6 @@ use openmde_identity::keys::SigningKey;
 use openmde_identity::token::{AccessClaims, sign};
 use openmde_model::schema::MACHINE;
 use openmde_model::{EntityKind, Record, Timestamp};
-use openmde_store::Store;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestServer, assert_mde_error, claims, client_trusting, header, now};
@@ -382,22 +381,9 @@ async fn tenants_see_only_their_own_alerts() {
     )
     .await
     .unwrap();
-    let response = server
-        .client
-        .post(server.url(&format!("/{}/oauth2/v2.0/token", other.id)))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", &app.client_id),
-            ("client_secret", &app.client_secret),
-            ("scope", "https://api.securitycenter.microsoft.com/.default"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let token = response.json::<Value>().await.unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = server
+        .token_in(&other.id, &app.client_id, &app.client_secret)
+        .await;
     assert_eq!(claims(&token).tid, other.id);
     let message = assert_mde_error(
         server

@@ -205,15 +205,19 @@ async fn import_and_generate_from_the_command_line() {
     let token = server.token().await;
     let lines: Vec<&str> = ids.lines().collect();
     assert!(lines.len() > 70);
-    for id in lines.iter().take(10) {
-        assert_eq!(
-            server
-                .get(&format!("/api/alerts/{id}/machine"), Some(&token))
-                .await
-                .status(),
-            200,
-            "{id}"
+    // Another process's import is visible to the server within its snapshot age.
+    let deadline = std::time::Instant::now() + openmde_store::sqlite::SNAPSHOT_MAX_AGE * 4;
+    let first = format!("/api/alerts/{}/machine", lines[0]);
+    while server.get(&first, Some(&token)).await.status() != 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the import stayed unseen"
         );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    for id in lines.iter().take(10) {
+        let path = format!("/api/alerts/{id}/machine");
+        assert_eq!(server.get(&path, Some(&token)).await.status(), 200, "{id}");
     }
     std::fs::write(out.path().join("bad.json"), "[{\"id\": 5}]").unwrap();
     let failed = openmde(

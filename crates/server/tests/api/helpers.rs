@@ -6,10 +6,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use openmde::bootstrap::{self, Credentials, DataDir};
 use openmde::serve::{self, RunningServer, ServeOptions};
 use openmde::state::RateLimits;
+use openmde_identity::Keyring;
 use openmde_identity::token::AccessClaims;
-use openmde_identity::{Keyring, keys::SigningKey};
 use openmde_store::Store;
-use openmde_store::sqlite::SqliteStore;
 use serde_json::Value;
 
 pub struct TestServer {
@@ -84,22 +83,13 @@ impl TestServer {
         self.credentials.sample_alert_id.as_deref().unwrap()
     }
 
-    /// Another handle on the server's database, as a second process would have.
-    pub fn store(&self) -> Arc<SqliteStore> {
-        DataDir::new(self.dir.path()).open_store().unwrap()
+    /// The server's own store.
+    pub fn store(&self) -> Arc<dyn Store> {
+        Arc::clone(&self.server.as_ref().unwrap().store)
     }
 
     pub async fn keyring(&self) -> Keyring {
-        let stored = self.store().signing_keys().await.unwrap();
-        let keys: Vec<SigningKey> = stored
-            .into_iter()
-            .map(|k| SigningKey {
-                kid: k.kid,
-                private_key_pem: k.private_key_pem,
-                certificate_der: k.certificate_der,
-            })
-            .collect();
-        Keyring::new(&keys).unwrap()
+        bootstrap::keyring(self.store().as_ref()).await.unwrap()
     }
 
     /// A v2 client-credentials token for the demo application.
@@ -109,9 +99,14 @@ impl TestServer {
     }
 
     pub async fn token_for(&self, client_id: &str, secret: &str) -> String {
+        self.token_in(self.tenant(), client_id, secret).await
+    }
+
+    /// A v2 client-credentials token from the token endpoint of `tenant`.
+    pub async fn token_in(&self, tenant: &str, client_id: &str, secret: &str) -> String {
         let response = self
             .client
-            .post(self.url(&format!("/{}/oauth2/v2.0/token", self.tenant())))
+            .post(self.url(&format!("/{tenant}/oauth2/v2.0/token")))
             .form(&[
                 ("grant_type", "client_credentials"),
                 ("client_id", client_id),

@@ -3,7 +3,6 @@
 use std::path::Path;
 
 use openmde::import::{ImportError, import_file};
-use openmde_store::Store;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestServer, assert_mde_error};

@@ -190,192 +190,28 @@ async fn entra_error(response: reqwest::Response, status: u16, error: &str, code
     body
 }
 
+/// (case, tenant, endpoint, form, HTTP status, OAuth error, AADSTS code)
+type Refusal<'a> = (
+    &'a str,
+    &'a str,
+    &'a str,
+    Vec<(String, String)>,
+    u16,
+    &'a str,
+    u64,
+);
+
+/// A token request form; `None` values are left out.
+fn form(fields: &[(&str, Option<&str>)]) -> Vec<(String, String)> {
+    fields
+        .iter()
+        .filter_map(|(k, v)| v.map(|v| (k.to_string(), v.to_string())))
+        .collect()
+}
+
 #[tokio::test]
 async fn token_errors_carry_entra_codes_and_statuses() {
     let server = TestServer::start().await;
-    let c = &server.credentials;
-    let tenant = server.tenant().to_string();
-    let scope = "https://api.securitycenter.microsoft.com/.default";
-    let form = |id: &str, secret: Option<&str>, scope: &str| {
-        let mut f = vec![
-            ("grant_type".to_string(), "client_credentials".to_string()),
-            ("client_id".into(), id.to_string()),
-            ("scope".into(), scope.to_string()),
-        ];
-        if let Some(s) = secret {
-            f.push(("client_secret".into(), s.to_string()));
-        }
-        f
-    };
-    let send = |tenant: String, path: &'static str, form: Vec<(String, String)>| {
-        let request = server
-            .client
-            .post(server.url(&format!("/{tenant}/{path}")))
-            .form(&form);
-        async move { request.send().await.unwrap() }
-    };
-    let unknown = "11111111-2222-3333-4444-555555555555";
-    entra_error(
-        send(
-            "nosuchtenant.onmicrosoft.com".into(),
-            "oauth2/v2.0/token",
-            form(&c.client_id, Some(&c.client_secret), scope),
-        )
-        .await,
-        400,
-        "invalid_tenant",
-        90002,
-    )
-    .await;
-    entra_error(
-        send(
-            unknown.into(),
-            "oauth2/v2.0/token",
-            form(&c.client_id, Some(&c.client_secret), scope),
-        )
-        .await,
-        400,
-        "invalid_tenant",
-        90002,
-    )
-    .await;
-    entra_error(
-        send(
-            "common".into(),
-            "oauth2/v2.0/token",
-            form(&c.client_id, Some(&c.client_secret), scope),
-        )
-        .await,
-        400,
-        "invalid_request",
-        50059,
-    )
-    .await;
-    entra_error(
-        send(
-            tenant.clone(),
-            "oauth2/v2.0/token",
-            form(unknown, Some("x"), scope),
-        )
-        .await,
-        400,
-        "unauthorized_client",
-        700016,
-    )
-    .await;
-    entra_error(
-        send(
-            tenant.clone(),
-            "oauth2/v2.0/token",
-            form("not-a-guid", Some("x"), scope),
-        )
-        .await,
-        400,
-        "invalid_request",
-        700038,
-    )
-    .await;
-    entra_error(
-        send(
-            tenant.clone(),
-            "oauth2/v2.0/token",
-            form(&c.client_id, Some("wrong"), scope),
-        )
-        .await,
-        401,
-        "invalid_client",
-        7000215,
-    )
-    .await;
-    entra_error(
-        send(
-            tenant.clone(),
-            "oauth2/v2.0/token",
-            form(&c.client_id, None, scope),
-        )
-        .await,
-        401,
-        "invalid_client",
-        7000218,
-    )
-    .await;
-    let not_default = "https://api.securitycenter.microsoft.com/Machine.Read";
-    entra_error(
-        send(
-            tenant.clone(),
-            "oauth2/v2.0/token",
-            form(&c.client_id, Some(&c.client_secret), not_default),
-        )
-        .await,
-        400,
-        "invalid_scope",
-        1002012,
-    )
-    .await;
-    let two = format!("{scope} https://graph.microsoft.com/.default");
-    entra_error(
-        send(
-            tenant.clone(),
-            "oauth2/v2.0/token",
-            form(&c.client_id, Some(&c.client_secret), &two),
-        )
-        .await,
-        400,
-        "invalid_scope",
-        1002012,
-    )
-    .await;
-    entra_error(
-        send(
-            tenant.clone(),
-            "oauth2/v2.0/token",
-            form(
-                &c.client_id,
-                Some(&c.client_secret),
-                "https://graph.microsoft.com/.default",
-            ),
-        )
-        .await,
-        400,
-        "invalid_resource",
-        500011,
-    )
-    .await;
-    let mut password = form(&c.client_id, Some(&c.client_secret), scope);
-    password[0].1 = "password".into();
-    entra_error(
-        send(tenant.clone(), "oauth2/v2.0/token", password).await,
-        400,
-        "unsupported_grant_type",
-        70003,
-    )
-    .await;
-    let v1 = vec![
-        ("grant_type".to_string(), "client_credentials".to_string()),
-        ("client_id".into(), c.client_id.clone()),
-        ("client_secret".into(), c.client_secret.clone()),
-        ("resource".into(), "https://vault.azure.net".into()),
-    ];
-    entra_error(
-        send(tenant.clone(), "oauth2/token", v1).await,
-        400,
-        "invalid_resource",
-        500011,
-    )
-    .await;
-    let no_resource = vec![
-        ("grant_type".to_string(), "client_credentials".to_string()),
-        ("client_id".into(), c.client_id.clone()),
-        ("client_secret".into(), c.client_secret.clone()),
-    ];
-    entra_error(
-        send(tenant.clone(), "oauth2/token", no_resource).await,
-        400,
-        "invalid_request",
-        900144,
-    )
-    .await;
-    // An application of another tenant is unknown here.
     let store = server.store();
     let other = openmde_store::Store::create_tenant(
         store.as_ref(),
@@ -388,30 +224,278 @@ async fn token_errors_carry_entra_codes_and_statuses() {
     let foreign = openmde::bootstrap::create_app(
         store.as_ref(),
         &other,
-        "fabrikam app",
+        "fabrikam",
         &["Machine.Read.All".into()],
     )
     .await
     .unwrap();
-    entra_error(
-        send(
-            tenant.clone(),
-            "oauth2/v2.0/token",
-            form(&foreign.client_id, Some(&foreign.client_secret), scope),
-        )
-        .await,
-        400,
-        "unauthorized_client",
-        700016,
-    )
-    .await;
+    let c = &server.credentials;
+    let (id, secret) = (Some(c.client_id.as_str()), Some(c.client_secret.as_str()));
+    let scope = Some("https://api.securitycenter.microsoft.com/.default");
+    let cc = Some("client_credentials");
+    let unknown = "11111111-2222-3333-4444-555555555555";
+    let own = server.tenant();
+    let v2 = "oauth2/v2.0/token";
+    let v1 = "oauth2/token";
+    let two_scopes =
+        "https://api.securitycenter.microsoft.com/.default https://graph.microsoft.com/.default";
+    let cases: Vec<Refusal> = vec![
+        (
+            "domain unknown",
+            "nosuchtenant.onmicrosoft.com",
+            v2,
+            form(&[
+                ("grant_type", cc),
+                ("client_id", id),
+                ("client_secret", secret),
+                ("scope", scope),
+            ]),
+            400,
+            "invalid_tenant",
+            90002,
+        ),
+        (
+            "GUID unknown",
+            unknown,
+            v2,
+            form(&[
+                ("grant_type", cc),
+                ("client_id", id),
+                ("client_secret", secret),
+                ("scope", scope),
+            ]),
+            400,
+            "invalid_tenant",
+            90002,
+        ),
+        (
+            "common",
+            "common",
+            v2,
+            form(&[
+                ("grant_type", cc),
+                ("client_id", id),
+                ("client_secret", secret),
+                ("scope", scope),
+            ]),
+            400,
+            "invalid_request",
+            50059,
+        ),
+        (
+            "unknown client",
+            own,
+            v2,
+            form(&[
+                ("grant_type", cc),
+                ("client_id", Some(unknown)),
+                ("client_secret", secret),
+                ("scope", scope),
+            ]),
+            400,
+            "unauthorized_client",
+            700016,
+        ),
+        (
+            "client of another tenant",
+            own,
+            v2,
+            form(&[
+                ("grant_type", cc),
+                ("client_id", Some(&foreign.client_id)),
+                ("client_secret", Some(&foreign.client_secret)),
+                ("scope", scope),
+            ]),
+            400,
+            "unauthorized_client",
+            700016,
+        ),
+        (
+            "client id not a GUID",
+            own,
+            v2,
+            form(&[
+                ("grant_type", cc),
+                ("client_id", Some("not-a-guid")),
+                ("client_secret", secret),
+                ("scope", scope),
+            ]),
+            400,
+            "invalid_request",
+            700038,
+        ),
+        (
+            "no client id",
+            own,
+            v2,
+            form(&[
+                ("grant_type", cc),
+                ("client_secret", secret),
+                ("scope", scope),
+            ]),
+            400,
+            "invalid_request",
+            900144,
+        ),
+        (
+            "wrong secret",
+            own,
+            v2,
+            form(&[
+                ("grant_type", cc),
+                ("client_id", id),
+                ("client_secret", Some("wrong")),
+                ("scope", scope),
+            ]),
+            401,
+            "invalid_client",
+            7000215,
+        ),
+        (
+            "no secret",
+            own,
+            v2,
+            form(&[("grant_type", cc), ("client_id", id), ("scope", scope)]),
+            401,
+            "invalid_client",
+            7000218,
+        ),
+        (
+            "delegated scope",
+            own,
+            v2,
+            form(&[
+                ("grant_type", cc),
+                ("client_id", id),
+                ("client_secret", secret),
+                (
+                    "scope",
+                    Some("https://api.securitycenter.microsoft.com/Machine.Read"),
+                ),
+            ]),
+            400,
+            "invalid_scope",
+            1002012,
+        ),
+        (
+            "two scopes",
+            own,
+            v2,
+            form(&[
+                ("grant_type", cc),
+                ("client_id", id),
+                ("client_secret", secret),
+                ("scope", Some(two_scopes)),
+            ]),
+            400,
+            "invalid_scope",
+            1002012,
+        ),
+        (
+            "unknown resource",
+            own,
+            v2,
+            form(&[
+                ("grant_type", cc),
+                ("client_id", id),
+                ("client_secret", secret),
+                ("scope", Some("https://graph.microsoft.com/.default")),
+            ]),
+            400,
+            "invalid_resource",
+            500011,
+        ),
+        (
+            "no scope",
+            own,
+            v2,
+            form(&[
+                ("grant_type", cc),
+                ("client_id", id),
+                ("client_secret", secret),
+            ]),
+            400,
+            "invalid_request",
+            900144,
+        ),
+        (
+            "password grant",
+            own,
+            v2,
+            form(&[
+                ("grant_type", Some("password")),
+                ("client_id", id),
+                ("client_secret", secret),
+                ("scope", scope),
+            ]),
+            400,
+            "unsupported_grant_type",
+            70003,
+        ),
+        (
+            "no grant",
+            own,
+            v2,
+            form(&[
+                ("client_id", id),
+                ("client_secret", secret),
+                ("scope", scope),
+            ]),
+            400,
+            "invalid_request",
+            900144,
+        ),
+        (
+            "v1 unknown resource",
+            own,
+            v1,
+            form(&[
+                ("grant_type", cc),
+                ("client_id", id),
+                ("client_secret", secret),
+                ("resource", Some("https://vault.azure.net")),
+            ]),
+            400,
+            "invalid_resource",
+            500011,
+        ),
+        (
+            "v1 no resource",
+            own,
+            v1,
+            form(&[
+                ("grant_type", cc),
+                ("client_id", id),
+                ("client_secret", secret),
+            ]),
+            400,
+            "invalid_request",
+            900144,
+        ),
+    ];
+    for (case, tenant, path, form, status, error, code) in cases {
+        let response = server
+            .client
+            .post(server.url(&format!("/{tenant}/{path}")))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "{case}");
+        entra_error(response, status, error, code).await;
+    }
     // The correlation id echoes client-request-id.
     let correlation = "0f6b2c1e-3d4a-4b5c-8d9e-0a1b2c3d4e5f";
     let response = server
         .client
-        .post(server.url(&format!("/{tenant}/oauth2/v2.0/token")))
+        .post(server.url(&format!("/{own}/{v2}")))
         .header("client-request-id", correlation)
-        .form(&form(&c.client_id, Some("wrong"), scope))
+        .form(&form(&[
+            ("grant_type", cc),
+            ("client_id", id),
+            ("client_secret", Some("wrong")),
+            ("scope", scope),
+        ]))
         .send()
         .await
         .unwrap();

@@ -25,14 +25,15 @@ CREATE TABLE signing_keys (
 );
 
 -- Entities are canonical JSON documents; columns beside them exist only to find rows.
+-- Machines are clustered by key: a lookup is one b-tree descent that ends at the document.
 CREATE TABLE machines (
-    tenant   INTEGER NOT NULL REFERENCES tenants (key),
-    id       TEXT NOT NULL,
-    dns_name TEXT,
+    tenant    INTEGER NOT NULL REFERENCES tenants (key),
+    id        TEXT NOT NULL,
+    dns_name  TEXT,
     last_seen INTEGER,
-    doc      TEXT NOT NULL
-);
-CREATE UNIQUE INDEX machines_by_id ON machines (tenant, id);
+    doc       TEXT NOT NULL,
+    PRIMARY KEY (tenant, id)
+) WITHOUT ROWID;
 
 CREATE TABLE alerts (
     tenant      INTEGER NOT NULL REFERENCES tenants (key),
@@ -44,3 +45,5 @@ CREATE TABLE alerts (
     evidence    TEXT NOT NULL  -- the evidence array, served with $expand=evidence
 );
 CREATE UNIQUE INDEX alerts_by_id ON alerts (tenant, id);
+-- Covers GET /api/alerts/{id}/machine without touching the (large) alert rows.
+CREATE INDEX alerts_machine ON alerts (tenant, id, machine_id, last_update);

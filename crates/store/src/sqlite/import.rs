@@ -1,6 +1,8 @@
 //! Bulk upserts in one transaction on a connection of their own, so an import never holds up
 //! the server's own writes for longer than SQLite's single-writer rule requires.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use openmde_model::{EntityKind, Record, Timestamp};
 use rusqlite::{Connection, params};
@@ -8,6 +10,7 @@ use rusqlite::{Connection, params};
 use crate::{Import, ImportCounts, Result, StoreError, TenantKey};
 
 pub struct SqliteImport {
+    store: Arc<super::Inner>,
     conn: Connection,
     tenant: TenantKey,
     counts: ImportCounts,
@@ -22,11 +25,12 @@ const UPSERT_ALERT: &str =
      doc = excluded.doc, evidence = excluded.evidence";
 
 impl SqliteImport {
-    pub fn begin(path: &std::path::Path, tenant: TenantKey) -> Result<Self> {
-        let conn = super::open_connection(path)?;
+    pub(super) fn begin(store: Arc<super::Inner>, tenant: TenantKey) -> Result<Self> {
+        let conn = super::open_connection(&store.path)?;
         // Large imports: a bigger page cache, and one write lock held from the start.
         conn.execute_batch("PRAGMA cache_size = -262144; BEGIN IMMEDIATE")?;
         Ok(SqliteImport {
+            store,
             conn,
             tenant,
             counts: ImportCounts::default(),
@@ -90,6 +94,12 @@ impl Import for SqliteImport {
 
     async fn commit(self: Box<Self>) -> Result<ImportCounts> {
         self.conn.execute_batch("COMMIT")?;
+        self.store
+            .generation
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
+        // Move the imported pages from the WAL into the database file now, as far as open
+        // readers allow, without waiting for them.
+        let _ = self.conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)");
         Ok(self.counts)
     }
 }

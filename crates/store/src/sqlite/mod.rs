@@ -2,13 +2,27 @@
 //!
 //! Point reads run inline on the calling task over a small pool of connections: they take
 //! microseconds, less than a hop to a blocking thread would. Writes go to a blocking thread.
+//!
+//! Each pooled reader keeps its read transaction (its snapshot) open between reads, because
+//! starting one takes shared-memory locks that cost more than a point lookup and serialise
+//! concurrent readers. A snapshot is renewed after any write through this store, so a process
+//! always reads its own writes, and once it is older than [`SNAPSHOT_MAX_AGE`], which bounds how
+//! long a write by another process (`openmde import`) stays unseen by entity reads. Lookups of
+//! tenants, applications and keys, which are rare, always take a fresh snapshot, so an
+//! application registered by `openmde apps create` can get a token at once.
+//!
+//! Bound values in hot queries are written `+?N`. SQLite marks a statement for re-planning
+//! whenever a parameter compared with `=` is rebound (its row estimate depends on whether the
+//! value is 0 or 1), and re-planning costs more than the lookup itself; a unary plus makes the
+//! value an expression the planner does not inspect, and the index is still used.
 
 mod import;
 mod migrations;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use openmde_model::Timestamp;
@@ -23,11 +37,39 @@ pub struct SqliteStore {
     inner: Arc<Inner>,
 }
 
+/// How long a reader may keep one snapshot.
+pub const SNAPSHOT_MAX_AGE: Duration = Duration::from_millis(250);
+
 struct Inner {
     path: PathBuf,
     writer: Mutex<Connection>,
-    readers: Vec<Mutex<Connection>>,
+    readers: Vec<Mutex<Reader>>,
     next_reader: AtomicUsize,
+    /// Counts writes through this store; a snapshot taken before the latest one is stale.
+    generation: AtomicU64,
+}
+
+struct Reader {
+    conn: Connection,
+    /// When the open read transaction began, and the write generation it saw.
+    snapshot: Option<(Instant, u64)>,
+}
+
+impl Reader {
+    /// Makes sure a read transaction younger than the latest local write and than
+    /// `SNAPSHOT_MAX_AGE` is open.
+    fn refresh(&mut self, generation: u64, max_age: Duration) -> rusqlite::Result<()> {
+        if let Some((started, seen)) = self.snapshot {
+            if seen == generation && started.elapsed() < max_age {
+                return Ok(());
+            }
+            self.snapshot = None;
+            self.conn.execute_batch("COMMIT")?;
+        }
+        self.conn.execute_batch("BEGIN")?;
+        self.snapshot = Some((Instant::now(), generation));
+        Ok(())
+    }
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -51,14 +93,34 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
+/// Turns off SQLite's global memory statistics before the first connection opens: keeping them
+/// takes a process-wide mutex on every allocation, which serialises concurrent readers.
+fn configure_sqlite_once() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: sqlite3_config may only run before SQLite is initialised or after it is shut
+        // down; the Once runs it before this process opens any connection. If SQLite was
+        // initialised already (another library opened a database), it returns SQLITE_MISUSE and
+        // changes nothing, which is harmless.
+        unsafe {
+            rusqlite::ffi::sqlite3_config(
+                rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS,
+                0 as std::ffi::c_int,
+            );
+        }
+    });
+}
+
 fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
+    configure_sqlite_once();
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;
+         PRAGMA cache_size = -65536; PRAGMA mmap_size = 2147418112;",
     )?;
     Ok(conn)
 }
@@ -68,33 +130,67 @@ impl SqliteStore {
     pub fn open(path: &Path) -> Result<Self> {
         let mut writer = open_connection(path)?;
         migrations::run(&mut writer)?;
-        let reader_count = std::thread::available_parallelism()
-            .map_or(4, |n| n.get() * 2)
-            .max(4);
+        // One reader per core (tokio runs a worker per core), and a spare.
+        let reader_count = std::thread::available_parallelism().map_or(2, |n| n.get()) + 1;
         let readers = (0..reader_count)
-            .map(|_| open_connection(path).map(Mutex::new))
+            .map(|_| {
+                open_connection(path).map(|conn| {
+                    Mutex::new(Reader {
+                        conn,
+                        snapshot: None,
+                    })
+                })
+            })
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(SqliteStore {
-            inner: Arc::new(Inner {
-                path: path.to_path_buf(),
-                writer: Mutex::new(writer),
-                readers,
-                next_reader: AtomicUsize::new(0),
-            }),
-        })
+        let inner = Arc::new(Inner {
+            path: path.to_path_buf(),
+            writer: Mutex::new(writer),
+            readers,
+            next_reader: AtomicUsize::new(0),
+            generation: AtomicU64::new(0),
+        });
+        release_idle_snapshots(Arc::downgrade(&inner));
+        Ok(SqliteStore { inner })
     }
 
-    /// Runs a read on a free pooled connection.
+    /// Runs a read on a free pooled connection, in its current snapshot.
     fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
+        self.read_within(SNAPSHOT_MAX_AGE, f)
+    }
+
+    /// Runs a read in a snapshot taken now.
+    fn read_fresh<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
+        self.read_within(Duration::ZERO, f)
+    }
+
+    fn read_within<T>(
+        &self,
+        max_age: Duration,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T> {
         let readers = &self.inner.readers;
         let start = self.inner.next_reader.fetch_add(1, Ordering::Relaxed);
         let free =
             (0..readers.len()).find_map(|i| readers[(start + i) % readers.len()].try_lock().ok());
-        let conn = match free {
-            Some(conn) => conn,
+        let mut reader = match free {
+            Some(reader) => reader,
             None => lock(&readers[start % readers.len()]),
         };
-        Ok(f(&conn)?)
+        let generation = self.inner.generation.load(Ordering::Acquire);
+        let outcome = reader
+            .refresh(generation, max_age)
+            .and_then(|()| f(&reader.conn));
+        if outcome.is_err() {
+            // Start over with a fresh snapshot next time; the failure is the caller's to report.
+            reader.snapshot = None;
+            let _ = reader.conn.execute_batch("ROLLBACK");
+        }
+        Ok(outcome?)
+    }
+
+    /// Marks every reader's snapshot stale: a write has committed.
+    fn written(&self) {
+        self.inner.generation.fetch_add(1, Ordering::Release);
     }
 
     /// Runs a write on the writer connection, on a blocking thread.
@@ -103,14 +199,47 @@ impl SqliteStore {
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T> {
         let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || f(&mut lock(&inner.writer)).map_err(StoreError::from))
-            .await
-            .map_err(|e| StoreError::Backend(format!("write task failed: {e}")))?
+        let outcome = tokio::task::spawn_blocking(move || {
+            f(&mut lock(&inner.writer)).map_err(StoreError::from)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("write task failed: {e}")))?;
+        self.written();
+        outcome
+    }
+}
+
+/// Ends snapshots that reads have left open past their age, so that an idle server does not
+/// hold back checkpoints (and the WAL does not grow) while another process writes. The thread
+/// ends with the store.
+fn release_idle_snapshots(inner: std::sync::Weak<Inner>) {
+    let spawned = std::thread::Builder::new()
+        .name("sqlite-snapshots".into())
+        .spawn(move || {
+            while let Some(inner) = inner.upgrade() {
+                for reader in &inner.readers {
+                    let Ok(mut reader) = reader.try_lock() else {
+                        continue;
+                    };
+                    if reader
+                        .snapshot
+                        .is_some_and(|(started, _)| started.elapsed() >= SNAPSHOT_MAX_AGE)
+                    {
+                        reader.snapshot = None;
+                        let _ = reader.conn.execute_batch("COMMIT");
+                    }
+                }
+                drop(inner);
+                std::thread::sleep(SNAPSHOT_MAX_AGE);
+            }
+        });
+    if let Err(error) = spawned {
+        tracing::warn!(%error, "cannot start the snapshot janitor; idle readers may delay checkpoints");
     }
 }
 
 /// A poisoned lock only means another thread panicked mid-query; the connection is still sound.
-fn lock(mutex: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -128,7 +257,7 @@ fn tenant_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Tenant> {
 #[async_trait]
 impl Store for SqliteStore {
     async fn tenants(&self) -> Result<Vec<Tenant>> {
-        self.read(|conn| {
+        self.read_fresh(|conn| {
             let mut stmt =
                 conn.prepare_cached("SELECT key, id, name, domain FROM tenants ORDER BY key")?;
             stmt.query_map([], tenant_from_row)?.collect()
@@ -136,7 +265,7 @@ impl Store for SqliteStore {
     }
 
     async fn tenant(&self, id_or_domain: &str) -> Result<Option<Tenant>> {
-        self.read(|conn| {
+        self.read_fresh(|conn| {
             conn.prepare_cached(
                 "SELECT key, id, name, domain FROM tenants WHERE id = lower(?1) OR domain = ?1",
             )?
@@ -167,7 +296,7 @@ impl Store for SqliteStore {
     }
 
     async fn app(&self, client_id: &str) -> Result<Option<AppRegistration>> {
-        let row = self.read(|conn| {
+        let row = self.read_fresh(|conn| {
             conn.prepare_cached(
                 "SELECT client_id, tenant, object_id, name, secret_sha256, roles FROM apps WHERE client_id = lower(?1)",
             )?
@@ -210,7 +339,7 @@ impl Store for SqliteStore {
     }
 
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
-        self.read(|conn| {
+        self.read_fresh(|conn| {
             let mut stmt = conn
                 .prepare_cached("SELECT kid, private_key_pem, certificate_der, created FROM signing_keys ORDER BY created")?;
             stmt.query_map([], |row| {
@@ -245,9 +374,9 @@ impl Store for SqliteStore {
     ) -> Result<AlertMachine> {
         let row: Option<(Option<String>, Option<String>)> = self.read(|conn| {
             conn.prepare_cached(
-                "SELECT a.machine_id, m.doc FROM alerts a
+                "SELECT a.machine_id, m.doc FROM alerts a INDEXED BY alerts_machine
                  LEFT JOIN machines m ON m.tenant = a.tenant AND m.id = a.machine_id
-                 WHERE a.tenant = ?1 AND a.id = ?2 AND a.last_update >= ?3",
+                 WHERE a.tenant = +?1 AND a.id = +?2 AND a.last_update >= +?3",
             )?
             .query_row(params![tenant.0, alert_id, updated_since.0], |row| {
                 Ok((row.get(0)?, row.get(1)?))
@@ -263,9 +392,9 @@ impl Store for SqliteStore {
     }
 
     async fn begin_import(&self, tenant: TenantKey) -> Result<Box<dyn Import>> {
-        let path = self.inner.path.clone();
+        let inner = Arc::clone(&self.inner);
         let import =
-            tokio::task::spawn_blocking(move || import::SqliteImport::begin(&path, tenant))
+            tokio::task::spawn_blocking(move || import::SqliteImport::begin(inner, tenant))
                 .await
                 .map_err(|e| StoreError::Backend(format!("import task failed: {e}")))??;
         Ok(Box::new(import))

@@ -64,6 +64,48 @@ async fn discovery_tenant(state: &AppState, segment: &str) -> Result<(String, St
     Ok((tenant.id.clone(), tenant.id))
 }
 
+/// Answers a discovery request with `document(base, issuer_tenant)`, `base` being
+/// `{origin}/{tenant}` and Entra's fields about the cloud added to it.
+async fn discovery(
+    state: &AppState,
+    tenant: &str,
+    origin: &str,
+    headers: &HeaderMap,
+    document: impl FnOnce(&str, &str) -> Value,
+) -> Response {
+    let (path_tenant, issuer_tenant) = match discovery_tenant(state, tenant).await {
+        Ok(found) => found,
+        Err(error) => return entra_error_response(&error, headers),
+    };
+    let mut body = document(&format!("{origin}/{path_tenant}"), &issuer_tenant);
+    if let Some(fields) = body.as_object_mut() {
+        for (name, value) in [
+            (
+                "token_endpoint_auth_methods_supported",
+                json!([
+                    "client_secret_post",
+                    "private_key_jwt",
+                    "client_secret_basic"
+                ]),
+            ),
+            (
+                "response_modes_supported",
+                json!(["query", "fragment", "form_post"]),
+            ),
+            ("subject_types_supported", json!(["pairwise"])),
+            ("id_token_signing_alg_values_supported", json!(["RS256"])),
+            ("tenant_region_scope", json!("NA")),
+            ("cloud_instance_name", json!("microsoftonline.com")),
+            ("cloud_graph_host_name", json!("graph.windows.net")),
+            ("msgraph_host", json!("graph.microsoft.com")),
+            ("rbac_url", json!("https://pas.windows.net")),
+        ] {
+            fields.insert(name.into(), value);
+        }
+    }
+    Json(body).into_response()
+}
+
 /// `GET /{tenant}/v2.0/.well-known/openid-configuration`
 pub async fn openid_configuration_v2(
     State(state): State<Arc<AppState>>,
@@ -71,38 +113,26 @@ pub async fn openid_configuration_v2(
     RequestOrigin(origin): RequestOrigin,
     headers: HeaderMap,
 ) -> Response {
-    let (path_tenant, issuer_tenant) = match discovery_tenant(&state, &tenant).await {
-        Ok(found) => found,
-        Err(error) => return entra_error_response(&error, &headers),
-    };
-    let base = format!("{origin}/{path_tenant}");
-    Json(json!({
-        "token_endpoint": format!("{base}/oauth2/v2.0/token"),
-        "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
-        "jwks_uri": format!("{base}/discovery/v2.0/keys"),
-        "response_modes_supported": ["query", "fragment", "form_post"],
-        "subject_types_supported": ["pairwise"],
-        "id_token_signing_alg_values_supported": ["RS256"],
-        "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
-        "scopes_supported": ["openid", "profile", "email", "offline_access"],
-        "issuer": format!("{origin}/{issuer_tenant}/v2.0"),
-        "request_uri_parameter_supported": false,
-        "userinfo_endpoint": format!("{origin}/oidc/userinfo"),
-        "authorization_endpoint": format!("{base}/oauth2/v2.0/authorize"),
-        "device_authorization_endpoint": format!("{base}/oauth2/v2.0/devicecode"),
-        "http_logout_supported": true,
-        "frontchannel_logout_supported": true,
-        "end_session_endpoint": format!("{base}/oauth2/v2.0/logout"),
-        "claims_supported": ["sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name",
-            "msgraph_host", "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username", "name", "tid",
-            "ver", "at_hash", "c_hash", "email"],
-        "tenant_region_scope": "NA",
-        "cloud_instance_name": "microsoftonline.com",
-        "cloud_graph_host_name": "graph.windows.net",
-        "msgraph_host": "graph.microsoft.com",
-        "rbac_url": "https://pas.windows.net",
-    }))
-    .into_response()
+    discovery(&state, &tenant, &origin, &headers, |base, issuer_tenant| {
+        json!({
+            "token_endpoint": format!("{base}/oauth2/v2.0/token"),
+            "jwks_uri": format!("{base}/discovery/v2.0/keys"),
+            "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+            "scopes_supported": ["openid", "profile", "email", "offline_access"],
+            "issuer": format!("{origin}/{issuer_tenant}/v2.0"),
+            "request_uri_parameter_supported": false,
+            "userinfo_endpoint": format!("{origin}/oidc/userinfo"),
+            "authorization_endpoint": format!("{base}/oauth2/v2.0/authorize"),
+            "device_authorization_endpoint": format!("{base}/oauth2/v2.0/devicecode"),
+            "http_logout_supported": true,
+            "frontchannel_logout_supported": true,
+            "end_session_endpoint": format!("{base}/oauth2/v2.0/logout"),
+            "claims_supported": ["sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name",
+                "msgraph_host", "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username", "name", "tid",
+                "ver", "at_hash", "c_hash", "email"],
+        })
+    })
+    .await
 }
 
 /// `GET /{tenant}/.well-known/openid-configuration`: the v1 document, whose issuer is the one
@@ -113,31 +143,19 @@ pub async fn openid_configuration_v1(
     RequestOrigin(origin): RequestOrigin,
     headers: HeaderMap,
 ) -> Response {
-    let (path_tenant, issuer_tenant) = match discovery_tenant(&state, &tenant).await {
-        Ok(found) => found,
-        Err(error) => return entra_error_response(&error, &headers),
-    };
-    let base = format!("{origin}/{path_tenant}");
-    Json(json!({
-        "token_endpoint": format!("{base}/oauth2/token"),
-        "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
-        "jwks_uri": format!("{origin}/common/discovery/keys"),
-        "response_modes_supported": ["query", "fragment", "form_post"],
-        "subject_types_supported": ["pairwise"],
-        "id_token_signing_alg_values_supported": ["RS256"],
-        "response_types_supported": ["code", "id_token", "code id_token", "token id_token", "token"],
-        "scopes_supported": ["openid"],
-        "issuer": format!("https://sts.windows.net/{issuer_tenant}/"),
-        "authorization_endpoint": format!("{base}/oauth2/authorize"),
-        "device_authorization_endpoint": format!("{base}/oauth2/devicecode"),
-        "end_session_endpoint": format!("{base}/oauth2/logout"),
-        "tenant_region_scope": "NA",
-        "cloud_instance_name": "microsoftonline.com",
-        "cloud_graph_host_name": "graph.windows.net",
-        "msgraph_host": "graph.microsoft.com",
-        "rbac_url": "https://pas.windows.net",
-    }))
-    .into_response()
+    discovery(&state, &tenant, &origin, &headers, |base, issuer_tenant| {
+        json!({
+            "token_endpoint": format!("{base}/oauth2/token"),
+            "jwks_uri": format!("{origin}/common/discovery/keys"),
+            "response_types_supported": ["code", "id_token", "code id_token", "token id_token", "token"],
+            "scopes_supported": ["openid"],
+            "issuer": format!("https://sts.windows.net/{issuer_tenant}/"),
+            "authorization_endpoint": format!("{base}/oauth2/authorize"),
+            "device_authorization_endpoint": format!("{base}/oauth2/devicecode"),
+            "end_session_endpoint": format!("{base}/oauth2/logout"),
+        })
+    })
+    .await
 }
 
 /// `GET /{tenant}/discovery/v2.0/keys`, `/{tenant}/discovery/keys`, `/discovery/keys`.
