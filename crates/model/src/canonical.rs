@@ -23,13 +23,31 @@ pub fn canonicalize(
     ty: &ComplexType,
     input: Map<String, Value>,
 ) -> Result<Map<String, Value>, FieldError> {
-    canonicalize_at(ty, input, "")
+    canonicalize_at(ty, input, &At::Root)
+}
+
+/// Where a value sits in the record; spelled out only when an error names it.
+enum At<'a> {
+    Root,
+    Field(&'a At<'a>, &'a str),
+    Item(&'a At<'a>, usize),
+}
+
+impl At<'_> {
+    fn render(&self) -> String {
+        match self {
+            At::Root => String::new(),
+            At::Field(At::Root, name) => name.to_string(),
+            At::Field(parent, name) => format!("{}.{name}", parent.render()),
+            At::Item(parent, index) => format!("{}[{index}]", parent.render()),
+        }
+    }
 }
 
 fn canonicalize_at(
     ty: &ComplexType,
     input: Map<String, Value>,
-    path: &str,
+    path: &At<'_>,
 ) -> Result<Map<String, Value>, FieldError> {
     let mut slots: Vec<Option<Value>> = vec![None; ty.properties.len()];
     let mut extras = Vec::new();
@@ -41,7 +59,7 @@ fn canonicalize_at(
     }
     let mut out = Map::with_capacity(slots.len() + extras.len());
     for (property, slot) in ty.properties.iter().zip(slots) {
-        let field = join(path, property.name);
+        let field = At::Field(path, property.name);
         let value = match slot {
             None | Some(Value::Null) => absent(property, &field)?,
             Some(value) => value_of(property.kind, value, &field)?,
@@ -52,15 +70,7 @@ fn canonicalize_at(
     Ok(out)
 }
 
-fn join(path: &str, name: &str) -> String {
-    if path.is_empty() {
-        name.to_string()
-    } else {
-        format!("{path}.{name}")
-    }
-}
-
-fn absent(property: &Property, field: &str) -> Result<Value, FieldError> {
+fn absent(property: &Property, field: &At<'_>) -> Result<Value, FieldError> {
     match property.presence {
         Presence::Nullable => Ok(Value::Null),
         Presence::Defaulted(literal) => Ok(serde_json::from_str(literal).unwrap_or(Value::Null)),
@@ -68,9 +78,9 @@ fn absent(property: &Property, field: &str) -> Result<Value, FieldError> {
     }
 }
 
-fn error(field: &str, message: impl Into<String>) -> FieldError {
+fn error(field: &At<'_>, message: impl Into<String>) -> FieldError {
     FieldError {
-        field: field.to_string(),
+        field: field.render(),
         message: message.into(),
     }
 }
@@ -86,11 +96,11 @@ fn describe(value: &Value) -> &'static str {
     }
 }
 
-fn expected(field: &str, what: &str, got: &Value) -> FieldError {
+fn expected(field: &At<'_>, what: &str, got: &Value) -> FieldError {
     error(field, format!("expected {what}, got {}", describe(got)))
 }
 
-fn value_of(kind: Kind, value: Value, field: &str) -> Result<Value, FieldError> {
+fn value_of(kind: Kind, value: Value, field: &At<'_>) -> Result<Value, FieldError> {
     match (kind, value) {
         (Kind::String, value @ Value::String(_)) | (Kind::Boolean, value @ Value::Bool(_)) => {
             Ok(value)
@@ -117,7 +127,7 @@ fn value_of(kind: Kind, value: Value, field: &str) -> Result<Value, FieldError> 
             .enumerate()
             .map(|(i, item)| match item {
                 Value::String(_) => Ok(item),
-                other => Err(expected(&format!("{field}[{i}]"), "a string", &other)),
+                other => Err(expected(&At::Item(field, i), "a string", &other)),
             })
             .collect::<Result<Vec<_>, _>>()
             .map(Value::Array),
@@ -128,7 +138,7 @@ fn value_of(kind: Kind, value: Value, field: &str) -> Result<Value, FieldError> 
             .into_iter()
             .enumerate()
             .map(|(i, item)| {
-                let at = format!("{field}[{i}]");
+                let at = At::Item(field, i);
                 match item {
                     Value::Object(map) => canonicalize_at(ty, map, &at).map(Value::Object),
                     other => Err(expected(&at, "an object", &other)),

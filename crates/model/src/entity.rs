@@ -90,7 +90,7 @@ impl Record {
     }
 
     pub fn to_json(&self) -> String {
-        Value::Object(self.fields.clone()).to_string()
+        serde_json::to_string(&self.fields).unwrap_or_default()
     }
 }
 

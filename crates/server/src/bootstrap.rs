@@ -219,10 +219,7 @@ pub async fn first_start(
         let mut import = store.begin_import(tenant.key).await?;
         let mut records = Vec::new();
         for i in 0..fleet.machines {
-            records.push(Record::new(
-                EntityKind::Machine,
-                into_object(fleet.machine(i)),
-            )?);
+            records.push(Record::new(EntityKind::Machine, into_object(fleet.machine(i)))?.into());
         }
         for i in 0..fleet.alerts {
             let alert = fleet.alert(i);
@@ -230,7 +227,7 @@ pub async fn first_start(
             {
                 credentials.sample_alert_id = Some(fleet.alert_id(i));
             }
-            records.push(Record::new(EntityKind::Alert, into_object(alert))?);
+            records.push(Record::new(EntityKind::Alert, into_object(alert))?.into());
         }
         import.upsert(records).await?;
         import.commit().await?;

@@ -2,21 +2,27 @@
 //!
 //! A file may hold a list response (`{"@odata.context": ..., "value": [...]}`), a bare array or
 //! one entity; each record's type comes from the context or, failing that, from its properties.
-//! Files are read as a stream, so a million alerts never sit in memory at once, and each file
-//! is one transaction: a bad record names file, index and field, and nothing of that file is
-//! written.
+//! Each file is one transaction: a bad record names file, index and field, and nothing of that
+//! file is written.
+//!
+//! Three stages run at once: parsing (one thread, over the memory-mapped file, so a file of
+//! any size never has to fit in memory), canonicalisation (another thread), and the store's
+//! transaction (the calling task). Batches keep their order, so a later record with the same id
+//! wins, and the first bad record in the file is the one reported.
 
 use std::fmt;
-use std::io::Read;
 use std::path::Path;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use openmde_model::{EntityKind, Record};
-use openmde_store::{ImportCounts, Store, StoreError, TenantKey};
+use openmde_store::{ImportCounts, Store, StoreError, StoredRecord, TenantKey};
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
 const BATCH: usize = 2_000;
+/// Batches in flight between two stages.
+const QUEUE: usize = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -33,68 +39,58 @@ pub enum ImportError {
     Store { file: String, source: StoreError },
 }
 
-/// A problem with one record, before the file name is known to it.
+/// Parsed JSON values, in file order, with the entity set the file's context named, if any.
+struct RawBatch {
+    first_index: usize,
+    hint: Option<EntityKind>,
+    values: Vec<Value>,
+}
+
+/// A record that cannot be imported.
 struct RecordProblem {
     index: usize,
     id: Option<String>,
     message: String,
 }
 
-/// Receives records as the parser meets them and hands batches to the store.
-struct Sink {
+/// Collects parsed values into batches for the canonicalising stage.
+struct Collector {
     hint: Option<EntityKind>,
-    index: usize,
-    batch: Vec<Record>,
-    out: mpsc::Sender<Vec<Record>>,
-    problem: Option<RecordProblem>,
+    next_index: usize,
+    values: Vec<Value>,
+    out: SyncSender<RawBatch>,
 }
 
-impl Sink {
-    fn accept(&mut self, value: Value) -> Result<(), String> {
-        let index = self.index;
-        self.index += 1;
-        let Value::Object(fields) = value else {
-            return self.refuse(index, None, "is not a JSON object".into());
-        };
-        let id = fields.get("id").and_then(Value::as_str).map(str::to_string);
-        let Some(kind) = self.hint.or_else(|| EntityKind::detect(&fields)) else {
-            return self.refuse(
-                index,
-                id,
-                "cannot tell whether it is a machine or an alert".into(),
-            );
-        };
-        match Record::new(kind, fields) {
-            Ok(record) => {
-                self.batch.push(record);
-                if self.batch.len() >= BATCH {
-                    self.flush()?;
-                }
-                Ok(())
-            }
-            Err(problem) => self.refuse(index, id, problem.to_string()),
+impl Collector {
+    fn push(&mut self, value: Value) -> Result<(), String> {
+        self.values.push(value);
+        if self.values.len() >= BATCH {
+            self.flush()
+        } else {
+            Ok(())
         }
-    }
-
-    fn refuse(&mut self, index: usize, id: Option<String>, message: String) -> Result<(), String> {
-        let summary = format!("record {index}: {message}");
-        self.problem = Some(RecordProblem { index, id, message });
-        Err(summary)
     }
 
     fn flush(&mut self) -> Result<(), String> {
-        if self.batch.is_empty() {
+        if self.values.is_empty() {
             return Ok(());
         }
-        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        let values = std::mem::replace(&mut self.values, Vec::with_capacity(BATCH));
+        let batch = RawBatch {
+            first_index: self.next_index,
+            hint: self.hint,
+            values,
+        };
+        self.next_index += batch.values.len();
+        // A closed queue means a later stage stopped; its reason is the one reported.
         self.out
-            .blocking_send(batch)
-            .map_err(|_| "the store stopped the import".to_string())
+            .send(batch)
+            .map_err(|_| "import stopped".to_string())
     }
 }
 
 /// The whole document: a list response, an array, or one entity.
-struct Document<'a>(&'a mut Sink);
+struct Document<'a>(&'a mut Collector);
 
 impl<'de> DeserializeSeed<'de> for Document<'_> {
     type Value = ();
@@ -111,48 +107,49 @@ impl<'de> Visitor<'de> for Document<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
-        Records(self.0).visit_seq(seq)
+        Values(self.0).visit_seq(seq)
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let sink = self.0;
+        let collector = self.0;
         let mut entity = Map::new();
         let mut listed = false;
         while let Some(key) = map.next_key::<String>()? {
             if key == "value" {
-                map.next_value_seed(Records(sink))?;
+                map.next_value_seed(Values(collector))?;
                 listed = true;
                 continue;
             }
             let value: Value = map.next_value()?;
             if let (true, Some(context)) = (key == "@odata.context", value.as_str()) {
-                let kind = EntityKind::from_context(context);
-                sink.hint = Some(kind.ok_or_else(|| {
+                let kind = EntityKind::from_context(context).ok_or_else(|| {
                     de::Error::custom(format!("'{context}' names neither Machines nor Alerts"))
-                })?);
+                })?;
+                collector.hint = Some(kind);
             }
             entity.insert(key, value);
         }
         if !listed {
             entity.retain(|k, _| !k.starts_with("@odata."));
-            sink.accept(Value::Object(entity))
+            collector
+                .push(Value::Object(entity))
                 .map_err(de::Error::custom)?;
         }
         Ok(())
     }
 }
 
-/// An array of entities, handed to the sink one by one.
-struct Records<'a>(&'a mut Sink);
+/// An array of entities, handed on one by one.
+struct Values<'a>(&'a mut Collector);
 
-impl<'de> DeserializeSeed<'de> for Records<'_> {
+impl<'de> DeserializeSeed<'de> for Values<'_> {
     type Value = ();
     fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
         deserializer.deserialize_seq(self)
     }
 }
 
-impl<'de> Visitor<'de> for Records<'_> {
+impl<'de> Visitor<'de> for Values<'_> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -161,33 +158,67 @@ impl<'de> Visitor<'de> for Records<'_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         while let Some(value) = seq.next_element::<Value>()? {
-            self.0.accept(value).map_err(de::Error::custom)?;
+            self.0.push(value).map_err(de::Error::custom)?;
         }
         Ok(())
     }
 }
 
-/// Parses `reader` on the calling (blocking) thread, sending record batches to `out`.
-fn parse(
-    reader: impl Read,
-    out: mpsc::Sender<Vec<Record>>,
-) -> Result<(), (Option<RecordProblem>, String)> {
-    let mut sink = Sink {
+/// Stage 1: parses `input`, sending batches of values. Fails with the JSON error.
+fn parse(input: &[u8], out: SyncSender<RawBatch>) -> Result<(), String> {
+    let mut collector = Collector {
         hint: None,
-        index: 0,
-        batch: Vec::with_capacity(BATCH),
+        next_index: 0,
+        values: Vec::with_capacity(BATCH),
         out,
-        problem: None,
     };
-    let mut deserializer =
-        serde_json::Deserializer::from_reader(std::io::BufReader::with_capacity(1 << 20, reader));
-    let parsed = Document(&mut sink)
+    let mut deserializer = serde_json::Deserializer::from_slice(input);
+    Document(&mut collector)
         .deserialize(&mut deserializer)
-        .and_then(|()| deserializer.end());
-    match parsed {
-        Ok(()) => sink.flush().map_err(|message| (None, message)),
-        Err(error) => Err((sink.problem.take(), error.to_string())),
+        .and_then(|()| deserializer.end())
+        .map_err(|e| e.to_string())?;
+    collector.flush()
+}
+
+/// One record, checked and made ready for the store.
+fn prepare(
+    index: usize,
+    hint: Option<EntityKind>,
+    value: Value,
+) -> Result<StoredRecord, RecordProblem> {
+    let problem = |id: Option<String>, message: String| RecordProblem { index, id, message };
+    let Value::Object(fields) = value else {
+        return Err(problem(None, "is not a JSON object".into()));
+    };
+    let id = fields.get("id").and_then(Value::as_str).map(str::to_string);
+    let Some(kind) = hint.or_else(|| EntityKind::detect(&fields)) else {
+        return Err(problem(
+            id,
+            "cannot tell whether it is a machine or an alert".into(),
+        ));
+    };
+    Record::new(kind, fields)
+        .map(StoredRecord::from)
+        .map_err(|e| problem(id, e.to_string()))
+}
+
+/// Stage 2: canonicalises each batch, in order. Stops at the first bad record.
+fn canonicalise(
+    input: Receiver<RawBatch>,
+    out: mpsc::Sender<Vec<StoredRecord>>,
+) -> Result<(), RecordProblem> {
+    for batch in input {
+        let records = batch
+            .values
+            .into_iter()
+            .enumerate()
+            .map(|(i, value)| prepare(batch.first_index + i, batch.hint, value))
+            .collect::<Result<Vec<_>, _>>()?;
+        if out.blocking_send(records).is_err() {
+            break; // the store stopped; its error is the one reported
+        }
     }
+    Ok(())
 }
 
 /// Imports one file into `tenant` in one transaction.
@@ -201,27 +232,41 @@ pub async fn import_file(
         file: file.clone(),
         message,
     };
-    let reader = std::fs::File::open(path).map_err(|e| unreadable(e.to_string()))?;
+    let opened = std::fs::File::open(path).map_err(|e| unreadable(e.to_string()))?;
+    // SAFETY: the map is only read. Were the file truncated while mapped, reads past its new end
+    // would fault; input files must not change during their import (README).
+    let input = unsafe { memmap2::Mmap::map(&opened) }.map_err(|e| unreadable(e.to_string()))?;
     let store_error = |source| ImportError::Store {
         file: file.clone(),
         source,
     };
     let mut import = store.begin_import(tenant).await.map_err(store_error)?;
-    let (sender, mut batches) = mpsc::channel(4);
-    let parser = tokio::task::spawn_blocking(move || parse(reader, sender));
+
+    let (raw_sender, raw_batches) = sync_channel(QUEUE);
+    let (sender, mut batches) = mpsc::channel(QUEUE);
+    let parser = tokio::task::spawn_blocking(move || parse(&input, raw_sender));
+    let canonicaliser = tokio::task::spawn_blocking(move || canonicalise(raw_batches, sender));
     while let Some(batch) = batches.recv().await {
-        // On a store error the import is dropped, which rolls it back; the parser then stops.
+        // On a store error the import is dropped, which rolls it back; the stages then stop.
         import.upsert(batch).await.map_err(store_error)?;
     }
-    match parser.await {
-        Ok(Ok(())) => import.commit().await.map_err(store_error),
-        Ok(Err((Some(problem), _))) => Err(ImportError::BadRecord {
+    let failed = |stage: &str, panic: tokio::task::JoinError| {
+        unreadable(format!("the {stage} failed: {panic}"))
+    };
+    // An earlier bad record outranks a later JSON error.
+    if let Err(problem) = canonicaliser
+        .await
+        .map_err(|p| failed("canonicaliser", p))?
+    {
+        return Err(ImportError::BadRecord {
             file,
             index: problem.index,
             id: problem.id,
             message: problem.message,
-        }),
-        Ok(Err((None, message))) => Err(unreadable(format!("not valid MDE JSON: {message}"))),
-        Err(panic) => Err(unreadable(format!("the parser failed: {panic}"))),
+        });
     }
+    if let Err(message) = parser.await.map_err(|p| failed("parser", p))? {
+        return Err(unreadable(format!("not valid MDE JSON: {message}")));
+    }
+    import.commit().await.map_err(store_error)
 }

@@ -3,6 +3,11 @@ use std::process::ExitCode;
 use clap::Parser;
 use openmde::cli::Cli;
 
+// glibc's allocator serialises threads that free what another allocated (import batches, request
+// bodies); mimalloc does not.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     openmde::commands::init_logging(&cli.command);

@@ -4,15 +4,17 @@
 //! stored as canonical JSON documents ([`openmde_model::Record`]) with a few key columns beside
 //! them, so a record imported from a real tenant keeps every field.
 
+mod document;
 mod error;
 pub mod sqlite;
 mod types;
 
+pub use document::{Columns, StoredRecord};
 pub use error::StoreError;
 pub use types::{AlertMachine, AppRegistration, ImportCounts, SigningKeyRecord, Tenant, TenantKey};
 
 use async_trait::async_trait;
-use openmde_model::{Record, Timestamp};
+use openmde_model::Timestamp;
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
@@ -46,6 +48,6 @@ pub trait Store: Send + Sync + 'static {
 #[async_trait]
 pub trait Import: Send {
     /// Inserts or replaces (by id) each record.
-    async fn upsert(&mut self, records: Vec<Record>) -> Result<()>;
+    async fn upsert(&mut self, records: Vec<StoredRecord>) -> Result<()>;
     async fn commit(self: Box<Self>) -> Result<ImportCounts>;
 }

@@ -300,7 +300,11 @@ async fn import(server: &TestServer, kind: EntityKind, values: Vec<Value>) {
     let mut import = store.begin_import(tenant.key).await.unwrap();
     let records = values
         .into_iter()
-        .map(|v| Record::new(kind, v.as_object().unwrap().clone()).unwrap())
+        .map(|v| {
+            Record::new(kind, v.as_object().unwrap().clone())
+                .unwrap()
+                .into()
+        })
         .collect();
     import.upsert(records).await.unwrap();
     import.commit().await.unwrap();

@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use openmde_model::{EntityKind, Record, Timestamp};
+use openmde_model::Timestamp;
 use rusqlite::{Connection, params};
 
-use crate::{Import, ImportCounts, Result, StoreError, TenantKey};
+use crate::{Columns, Import, ImportCounts, Result, StoreError, StoredRecord, TenantKey};
 
 pub struct SqliteImport {
     store: Arc<super::Inner>,
@@ -28,7 +28,7 @@ impl SqliteImport {
     pub(super) fn begin(store: Arc<super::Inner>, tenant: TenantKey) -> Result<Self> {
         let conn = super::open_connection(&store.path)?;
         // Large imports: a bigger page cache, and one write lock held from the start.
-        conn.execute_batch("PRAGMA cache_size = -262144; BEGIN IMMEDIATE")?;
+        conn.execute_batch("PRAGMA cache_size = -524288; BEGIN IMMEDIATE")?;
         Ok(SqliteImport {
             store,
             conn,
@@ -38,42 +38,34 @@ impl SqliteImport {
         })
     }
 
-    fn upsert_one(&mut self, mut record: Record) -> rusqlite::Result<()> {
-        match record.kind {
-            EntityKind::Machine => {
-                let last_seen = record.timestamp("lastSeen").map(|t| t.0);
-                let dns_name = record.str("computerDnsName").map(str::to_string);
+    fn upsert_one(&mut self, record: StoredRecord) -> rusqlite::Result<()> {
+        match record.columns {
+            Columns::Machine {
+                dns_name,
+                last_seen,
+            } => {
                 self.conn.prepare_cached(UPSERT_MACHINE)?.execute(params![
                     self.tenant.0,
-                    record.id(),
+                    record.id,
                     dns_name,
                     last_seen,
-                    record.to_json()
+                    record.doc
                 ])?;
                 self.counts.machines += 1;
             }
-            EntityKind::Alert => {
-                let last_update = record
-                    .timestamp("lastUpdateTime")
-                    .or_else(|| record.timestamp("alertCreationTime"))
-                    .unwrap_or(self.started);
-                let evidence = match record.fields.get_mut("evidence") {
-                    Some(value @ serde_json::Value::Array(_)) => {
-                        std::mem::replace(value, serde_json::json!([]))
-                    }
-                    Some(value) => {
-                        *value = serde_json::json!([]);
-                        serde_json::json!([])
-                    }
-                    None => serde_json::json!([]),
-                };
+            Columns::Alert {
+                machine_id,
+                last_update,
+                evidence,
+            } => {
+                let last_update = last_update.unwrap_or(self.started.0);
                 self.conn.prepare_cached(UPSERT_ALERT)?.execute(params![
                     self.tenant.0,
-                    record.id(),
-                    record.str("machineId"),
-                    last_update.0,
-                    record.to_json(),
-                    evidence.to_string()
+                    record.id,
+                    machine_id,
+                    last_update,
+                    record.doc,
+                    evidence
                 ])?;
                 self.counts.alerts += 1;
             }
@@ -84,7 +76,7 @@ impl SqliteImport {
 
 #[async_trait]
 impl Import for SqliteImport {
-    async fn upsert(&mut self, records: Vec<Record>) -> Result<()> {
+    async fn upsert(&mut self, records: Vec<StoredRecord>) -> Result<()> {
         // Inline: the caller is a bulk job, and this connection is its own.
         records
             .into_iter()

@@ -1,0 +1,66 @@
+//! Records made ready for storage: key columns taken out and documents serialised. This is
+//! the same for every backend, and runs where the records are read (the import's parser thread)
+//! rather than in the transaction.
+
+use openmde_model::{EntityKind, Record};
+use serde_json::Value;
+
+/// An entity as every backend stores it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredRecord {
+    pub id: String,
+    /// The canonical JSON document (alerts: with `"evidence": []`).
+    pub doc: String,
+    pub columns: Columns,
+}
+
+/// The columns beside the document that find rows, per entity kind (ticks for times).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Columns {
+    Machine {
+        dns_name: Option<String>,
+        last_seen: Option<i64>,
+    },
+    /// `last_update` is `lastUpdateTime`, else `alertCreationTime`; the backend falls back to the
+    /// time of import.
+    Alert {
+        machine_id: Option<String>,
+        last_update: Option<i64>,
+        evidence: String,
+    },
+}
+
+impl From<Record> for StoredRecord {
+    fn from(mut record: Record) -> Self {
+        let id = record.id().to_string();
+        let columns = match record.kind {
+            EntityKind::Machine => Columns::Machine {
+                dns_name: record.str("computerDnsName").map(str::to_string),
+                last_seen: record.timestamp("lastSeen").map(|t| t.0),
+            },
+            EntityKind::Alert => {
+                let last_update = record
+                    .timestamp("lastUpdateTime")
+                    .or_else(|| record.timestamp("alertCreationTime"))
+                    .map(|t| t.0);
+                let evidence = match record
+                    .fields
+                    .insert("evidence".into(), Value::Array(Vec::new()))
+                {
+                    Some(list @ Value::Array(_)) => list.to_string(),
+                    _ => "[]".to_string(),
+                };
+                Columns::Alert {
+                    machine_id: record.str("machineId").map(str::to_string),
+                    last_update,
+                    evidence,
+                }
+            }
+        };
+        StoredRecord {
+            id,
+            doc: record.to_json(),
+            columns,
+        }
+    }
+}
