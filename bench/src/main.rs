@@ -20,7 +20,10 @@ async fn main() -> std::io::Result<()> {
         get(move || async move {
             (
                 [
-                    (CONTENT_TYPE, "application/json; odata.metadata=minimal; odata.streaming=true; charset=utf-8"),
+                    (
+                        CONTENT_TYPE,
+                        "application/json; odata.metadata=minimal; odata.streaming=true; charset=utf-8",
+                    ),
                     (axum::http::HeaderName::from_static("odata-version"), "4.0"),
                 ],
                 body,

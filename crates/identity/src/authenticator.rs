@@ -72,10 +72,7 @@ impl Authenticator {
             principal,
             tenant: tenant.key,
         });
-        let mut verified = self
-            .verified
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut verified = self.verified.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         if verified.len() >= MAX_CACHED_TOKENS {
             verified.clear();
         }

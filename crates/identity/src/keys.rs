@@ -88,9 +88,7 @@ pub struct Keyring {
 impl Keyring {
     /// `keys` oldest first; the last one signs. Fails on an empty list or an unreadable key.
     pub fn new(keys: &[SigningKey]) -> Result<Self, KeyError> {
-        let newest = keys
-            .last()
-            .ok_or_else(|| KeyError::Generate("no signing key".into()))?;
+        let newest = keys.last().ok_or_else(|| KeyError::Generate("no signing key".into()))?;
         let unusable = |key: &SigningKey, e: jsonwebtoken::errors::Error| KeyError::Unusable {
             kid: key.kid.clone(),
             reason: e.to_string(),
@@ -98,18 +96,16 @@ impl Keyring {
         let mut published = Vec::with_capacity(keys.len());
         let mut encoding = None;
         for key in keys {
-            let encoding_key = EncodingKey::from_rsa_pem(key.private_key_pem.as_bytes())
-                .map_err(|e| unusable(key, e))?;
-            let jwk = Jwk::from_encoding_key(&encoding_key, Algorithm::RS256)
-                .map_err(|e| unusable(key, e))?;
+            let encoding_key =
+                EncodingKey::from_rsa_pem(key.private_key_pem.as_bytes()).map_err(|e| unusable(key, e))?;
+            let jwk = Jwk::from_encoding_key(&encoding_key, Algorithm::RS256).map_err(|e| unusable(key, e))?;
             let AlgorithmParameters::RSA(rsa) = jwk.algorithm else {
                 return Err(KeyError::Unusable {
                     kid: key.kid.clone(),
                     reason: "not an RSA key".into(),
                 });
             };
-            let decoding =
-                DecodingKey::from_rsa_components(&rsa.n, &rsa.e).map_err(|e| unusable(key, e))?;
+            let decoding = DecodingKey::from_rsa_components(&rsa.n, &rsa.e).map_err(|e| unusable(key, e))?;
             published.push(PublishedKey {
                 kid: key.kid.clone(),
                 modulus: rsa.n,
@@ -121,11 +117,7 @@ impl Keyring {
                 encoding = Some(encoding_key);
             }
         }
-        let by_kid = published
-            .iter()
-            .enumerate()
-            .map(|(i, k)| (k.kid.clone(), i))
-            .collect();
+        let by_kid = published.iter().enumerate().map(|(i, k)| (k.kid.clone(), i)).collect();
         Ok(Keyring {
             signing_kid: newest.kid.clone(),
             encoding: encoding.ok_or_else(|| KeyError::Generate("no signing key".into()))?,

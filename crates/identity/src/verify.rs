@@ -66,12 +66,8 @@ impl Principal {
     /// user tokens) permissions.
     pub fn has_permission(&self, application: &[&str], delegated: &[&str]) -> bool {
         match &self.kind {
-            PrincipalKind::Application { roles } => {
-                roles.iter().any(|r| application.contains(&r.as_str()))
-            }
-            PrincipalKind::Delegated { scopes, .. } => {
-                scopes.iter().any(|s| delegated.contains(&s.as_str()))
-            }
+            PrincipalKind::Application { roles } => roles.iter().any(|r| application.contains(&r.as_str())),
+            PrincipalKind::Delegated { scopes, .. } => scopes.iter().any(|s| delegated.contains(&s.as_str())),
         }
     }
 
@@ -101,10 +97,7 @@ impl Verifier {
     pub fn verify(&self, keys: &Keyring, token: &str) -> Result<Principal, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
         if header.alg != Algorithm::RS256 {
-            return Err(TokenError::UnsupportedAlgorithm(format!(
-                "{:?}",
-                header.alg
-            )));
+            return Err(TokenError::UnsupportedAlgorithm(format!("{:?}", header.alg)));
         }
         let key = header
             .kid
@@ -117,12 +110,8 @@ impl Verifier {
                 ErrorKind::ImmatureSignature => TokenError::NotYetValid,
                 ErrorKind::InvalidAudience => TokenError::WrongAudience,
                 ErrorKind::InvalidSignature => TokenError::BadSignature,
-                ErrorKind::InvalidAlgorithm => {
-                    TokenError::UnsupportedAlgorithm(format!("{:?}", header.alg))
-                }
-                ErrorKind::MissingRequiredClaim(_) => {
-                    TokenError::MissingClaim("exp, nbf, aud or iss")
-                }
+                ErrorKind::InvalidAlgorithm => TokenError::UnsupportedAlgorithm(format!("{:?}", header.alg)),
+                ErrorKind::MissingRequiredClaim(_) => TokenError::MissingClaim("exp, nbf, aud or iss"),
                 _ => TokenError::Malformed,
             })?
             .claims;
@@ -136,9 +125,7 @@ impl Verifier {
                 user_object_id: claims.oid.ok_or(TokenError::MissingClaim("oid"))?,
                 upn: claims.upn,
             },
-            None => PrincipalKind::Application {
-                roles: claims.roles,
-            },
+            None => PrincipalKind::Application { roles: claims.roles },
         };
         Ok(Principal {
             tenant_id: claims.tid,
@@ -160,8 +147,7 @@ mod tests {
     use std::sync::LazyLock;
 
     const TENANT: &str = "6f1c3b7e-0d7a-4c55-9b8e-2d5f0a9c1e11";
-    static KEYS: LazyLock<Keyring> =
-        LazyLock::new(|| Keyring::new(&[SigningKey::generate().unwrap()]).unwrap());
+    static KEYS: LazyLock<Keyring> = LazyLock::new(|| Keyring::new(&[SigningKey::generate().unwrap()]).unwrap());
 
     fn now() -> i64 {
         std::time::SystemTime::now()
@@ -180,9 +166,7 @@ mod tests {
             roles: &roles,
             audience,
         };
-        issue_app_token(&KEYS, &subject, now())
-            .unwrap()
-            .access_token
+        issue_app_token(&KEYS, &subject, now()).unwrap().access_token
     }
 
     fn claims_of(token: &str) -> AccessClaims {
@@ -193,9 +177,7 @@ mod tests {
     #[test]
     fn accepts_own_app_tokens_for_each_resource_alias() {
         for audience in MDE_RESOURCES {
-            let principal = Verifier::default()
-                .verify(&KEYS, &app_token(audience))
-                .unwrap();
+            let principal = Verifier::default().verify(&KEYS, &app_token(audience)).unwrap();
             assert_eq!(principal.tenant_id, TENANT);
             assert!(principal.has_permission(&["Machine.Read.All"], &[]));
             assert!(!principal.has_permission(&["Alert.Read.All"], &["Machine.Read"]));
@@ -219,15 +201,10 @@ mod tests {
                 TokenError::WrongAudience,
             ),
             (
-                resign(&|c| {
-                    c.iss = "https://sts.windows.net/00000000-0000-0000-0000-000000000000/".into()
-                }),
+                resign(&|c| c.iss = "https://sts.windows.net/00000000-0000-0000-0000-000000000000/".into()),
                 TokenError::WrongIssuer,
             ),
-            (
-                resign(&|c| c.appid = None),
-                TokenError::MissingClaim("appid"),
-            ),
+            (resign(&|c| c.appid = None), TokenError::MissingClaim("appid")),
             ("not.a.jwt".into(), TokenError::Malformed),
         ];
         for (token, expected) in cases {
@@ -238,10 +215,7 @@ mod tests {
         let mut claims = claims_of(&good);
         claims.roles = vec!["Machine.ReadWrite.All".into()];
         parts[1] = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap());
-        assert_eq!(
-            verifier.verify(&KEYS, &parts.join(".")),
-            Err(TokenError::BadSignature)
-        );
+        assert_eq!(verifier.verify(&KEYS, &parts.join(".")), Err(TokenError::BadSignature));
         // Signed by a key we never published.
         let other = Keyring::new(&[SigningKey::generate().unwrap()]).unwrap();
         assert_eq!(

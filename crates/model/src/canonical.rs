@@ -19,10 +19,7 @@ pub struct FieldError {
 }
 
 /// Returns `input` in canonical form for `ty`, or the first field that does not fit.
-pub fn canonicalize(
-    ty: &ComplexType,
-    input: Map<String, Value>,
-) -> Result<Map<String, Value>, FieldError> {
+pub fn canonicalize(ty: &ComplexType, input: Map<String, Value>) -> Result<Map<String, Value>, FieldError> {
     canonicalize_at(ty, input, &At::Root)
 }
 
@@ -102,9 +99,7 @@ fn expected(field: &At<'_>, what: &str, got: &Value) -> FieldError {
 
 fn value_of(kind: Kind, value: Value, field: &At<'_>) -> Result<Value, FieldError> {
     match (kind, value) {
-        (Kind::String, value @ Value::String(_)) | (Kind::Boolean, value @ Value::Bool(_)) => {
-            Ok(value)
-        }
+        (Kind::String, value @ Value::String(_)) | (Kind::Boolean, value @ Value::Bool(_)) => Ok(value),
         (Kind::Int32, Value::Number(n)) => match n.as_i64().and_then(|v| i32::try_from(v).ok()) {
             Some(v) => Ok(Value::from(v)),
             None => Err(error(field, format!("{n} is not a 32-bit integer"))),
@@ -131,9 +126,7 @@ fn value_of(kind: Kind, value: Value, field: &At<'_>) -> Result<Value, FieldErro
             })
             .collect::<Result<Vec<_>, _>>()
             .map(Value::Array),
-        (Kind::Complex(ty), Value::Object(map)) => {
-            canonicalize_at(ty, map, field).map(Value::Object)
-        }
+        (Kind::Complex(ty), Value::Object(map)) => canonicalize_at(ty, map, field).map(Value::Object),
         (Kind::ComplexCollection(ty), Value::Array(items)) => items
             .into_iter()
             .enumerate()
@@ -169,10 +162,7 @@ fn canonical_enum(ty: &EnumType, text: &str) -> Option<String> {
     if !ty.is_flags {
         return ty.canonical(text).map(str::to_string);
     }
-    let names: Option<Vec<&str>> = text
-        .split(',')
-        .map(|part| ty.canonical(part.trim()))
-        .collect();
+    let names: Option<Vec<&str>> = text.split(',').map(|part| ty.canonical(part.trim())).collect();
     names.map(|names| names.join(", "))
 }
 
@@ -210,10 +200,7 @@ mod tests {
         let out = canonicalize(&MACHINE, input).unwrap();
         let keys: Vec<&str> = out.keys().map(String::as_str).collect();
         assert_eq!(keys.len(), MACHINE.properties.len() + 2);
-        assert_eq!(
-            &keys[..3],
-            ["id", "mergedIntoMachineId", "isPotentialDuplication"]
-        );
+        assert_eq!(&keys[..3], ["id", "mergedIntoMachineId", "isPotentialDuplication"]);
         assert_eq!(&keys[keys.len() - 2..], ["zeta", "alpha"]);
         assert_eq!(out["healthStatus"], "Inactive");
         assert_eq!(out["deviceValue"], "Normal");
@@ -256,11 +243,7 @@ mod tests {
                 "ipAddresses[1].operationalStatus",
                 "'Sideways' is not a member of IpInterfaceOperationalStatus",
             ),
-            (
-                json!({"osPlatform": "Linux"}),
-                "id",
-                "is required and may not be null",
-            ),
+            (json!({"osPlatform": "Linux"}), "id", "is required and may not be null"),
             (
                 json!({"id": "a", "aadDeviceId": "not-a-guid"}),
                 "aadDeviceId",
@@ -271,11 +254,7 @@ mod tests {
             let err = canonicalize(&MACHINE, object(input)).unwrap_err();
             assert_eq!((err.field.as_str(), err.message.as_str()), (field, message));
         }
-        let err = canonicalize(
-            &ALERT,
-            object(json!({"id": "x", "evidence": [{"entityType": "File"}]})),
-        )
-        .unwrap_err();
+        let err = canonicalize(&ALERT, object(json!({"id": "x", "evidence": [{"entityType": "File"}]}))).unwrap_err();
         assert_eq!(err.field, "evidence[0].evidenceCreationTime");
     }
 
@@ -287,8 +266,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out["detectionSource"], "WindowsDefenderAtp, MCAS");
-        let err =
-            canonicalize(&ALERT, object(json!({"id": "x", "severity": "High, Low"}))).unwrap_err();
+        let err = canonicalize(&ALERT, object(json!({"id": "x", "severity": "High, Low"}))).unwrap_err();
         assert_eq!(err.field, "severity");
     }
 }

@@ -103,15 +103,11 @@ mod tests {
     fn tells_kinds_apart() {
         let map = |v: Value| v.as_object().cloned().unwrap();
         assert_eq!(
-            EntityKind::detect(&map(
-                json!({"id": "a", "machineId": "m", "computerDnsName": "x"})
-            )),
+            EntityKind::detect(&map(json!({"id": "a", "machineId": "m", "computerDnsName": "x"}))),
             Some(EntityKind::Alert)
         );
         assert_eq!(
-            EntityKind::detect(&map(
-                json!({"id": "a", "computerDnsName": "x", "osPlatform": "Linux"})
-            )),
+            EntityKind::detect(&map(json!({"id": "a", "computerDnsName": "x", "osPlatform": "Linux"}))),
             Some(EntityKind::Machine)
         );
         assert_eq!(EntityKind::detect(&map(json!({"id": "a"}))), None);
@@ -123,9 +119,6 @@ mod tests {
             EntityKind::from_context("https://h/api/$metadata#Machines/$entity"),
             Some(EntityKind::Machine)
         );
-        assert_eq!(
-            EntityKind::from_context("https://h/api/$metadata#Users"),
-            None
-        );
+        assert_eq!(EntityKind::from_context("https://h/api/$metadata#Users"), None);
     }
 }

@@ -301,10 +301,7 @@ pub static MACHINE_IP_ADDRESS: ComplexType = ComplexType {
         nullable("ipAddress", STRING),
         nullable("macAddress", STRING),
         nullable("type", Kind::Enum(&INTERFACE_TYPE)),
-        nullable(
-            "operationalStatus",
-            Kind::Enum(&IP_INTERFACE_OPERATIONAL_STATUS),
-        ),
+        nullable("operationalStatus", Kind::Enum(&IP_INTERFACE_OPERATIONAL_STATUS)),
     ],
 };
 
@@ -312,11 +309,7 @@ pub static VM_METADATA: ComplexType = ComplexType {
     name: "VmMetadata",
     properties: &[
         nullable("vmId", STRING),
-        defaulted(
-            "cloudProvider",
-            Kind::Enum(&VM_CLOUD_PROVIDER),
-            "\"Unknown\"",
-        ),
+        defaulted("cloudProvider", Kind::Enum(&VM_CLOUD_PROVIDER), "\"Unknown\""),
         nullable("resourceId", STRING),
         nullable("subscriptionId", STRING),
     ],
@@ -341,11 +334,7 @@ pub static MACHINE: ComplexType = ComplexType {
         nullable("lastExternalIpAddress", STRING),
         nullable("agentVersion", STRING),
         nullable("osBuild", Int64),
-        defaulted(
-            "healthStatus",
-            Kind::Enum(&MACHINE_HEALTH_STATUS),
-            "\"Unknown\"",
-        ),
+        defaulted("healthStatus", Kind::Enum(&MACHINE_HEALTH_STATUS), "\"Unknown\""),
         defaulted("deviceValue", Kind::Enum(&DEVICE_VALUE), "\"Normal\""),
         defaulted("rbacGroupId", Int32, "0"),
         nullable("rbacGroupName", STRING),
@@ -362,11 +351,7 @@ pub static MACHINE: ComplexType = ComplexType {
         ),
         nullable("osArchitecture", STRING),
         defaulted("managedBy", Kind::Enum(&DEVICE_MANAGED_BY), "\"Unknown\""),
-        defaulted(
-            "managedByStatus",
-            Kind::Enum(&DEVICE_MANAGED_BY_STATUS),
-            "\"Unknown\"",
-        ),
+        defaulted("managedByStatus", Kind::Enum(&DEVICE_MANAGED_BY_STATUS), "\"Unknown\""),
         nullable("ipAddresses", Kind::ComplexCollection(&MACHINE_IP_ADDRESS)),
         nullable("vmMetadata", Kind::Complex(&VM_METADATA)),
     ],
@@ -379,10 +364,7 @@ pub static ALERT_RELATED_USER: ComplexType = ComplexType {
 
 pub static LOGGED_ON_USER: ComplexType = ComplexType {
     name: "LoggedOnUser",
-    properties: &[
-        nullable("accountName", STRING),
-        nullable("domainName", STRING),
-    ],
+    properties: &[nullable("accountName", STRING), nullable("domainName", STRING)],
 };
 
 pub static ALERT_COMMENT: ComplexType = ComplexType {
@@ -497,9 +479,7 @@ mod tests {
     /// `(name, type, nullable)` of the EDMX's declaration of `kind` `name`, in order.
     fn edmx_properties(kind: &str, name: &str) -> Vec<(String, String, bool)> {
         let open = format!("<{kind} Name=\"{name}\"");
-        let start = EDMX
-            .find(&open)
-            .unwrap_or_else(|| panic!("{name} not in EDMX"));
+        let start = EDMX.find(&open).unwrap_or_else(|| panic!("{name} not in EDMX"));
         if EDMX[start..start + EDMX[start..].find('>').unwrap()].ends_with('/') {
             return Vec::new();
         }
@@ -561,10 +541,9 @@ mod tests {
     }
 
     fn is_complex_name(edm_type: &str) -> bool {
-        ALL_TYPES.iter().any(|c| {
-            edm_type.ends_with(&format!(".{})", c.name))
-                || edm_type.ends_with(&format!(".{}", c.name))
-        })
+        ALL_TYPES
+            .iter()
+            .any(|c| edm_type.ends_with(&format!(".{})", c.name)) || edm_type.ends_with(&format!(".{}", c.name)))
     }
 
     #[test]
@@ -589,8 +568,7 @@ mod tests {
                         )
                     })
                     .collect();
-                let ours: Vec<(String, i64)> =
-                    e.members.iter().map(|(n, v)| (n.to_string(), *v)).collect();
+                let ours: Vec<(String, i64)> = e.members.iter().map(|(n, v)| (n.to_string(), *v)).collect();
                 assert_eq!(ours, members, "{}", e.name);
                 seen += 1;
             }

@@ -60,11 +60,7 @@ impl Timestamp {
             if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
                 return None;
             }
-            Some(
-                digits
-                    .iter()
-                    .fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0')),
-            )
+            Some(digits.iter().fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0')))
         };
         if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
             return Err(fail("expected YYYY-MM-DD"));
@@ -221,9 +217,7 @@ mod tests {
             "2018-08-01T00:00:00Z"
         );
         assert_eq!(
-            Timestamp::parse("2018-08-01 10:00:00.000Z")
-                .unwrap()
-                .to_string(),
+            Timestamp::parse("2018-08-01 10:00:00.000Z").unwrap().to_string(),
             "2018-08-01T10:00:00Z"
         );
         assert_eq!(

@@ -71,10 +71,7 @@ struct Counter {
 #[async_trait]
 impl RateLimiter for MemoryLimiter {
     async fn check(&self, key: &LimitKey, windows: &[Window], now_unix: u64) -> Decision {
-        let mut counters = self
-            .counters
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut counters = self.counters.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut retry_after = 0;
         for window in windows {
             let start = now_unix - now_unix % window.window_seconds;
@@ -93,12 +90,10 @@ impl RateLimiter for MemoryLimiter {
         }
         for window in windows {
             let start = now_unix - now_unix % window.window_seconds;
-            let counter = counters
-                .entry((key.clone(), window.window_seconds))
-                .or_insert(Counter {
-                    window_start: start,
-                    calls: 0,
-                });
+            let counter = counters.entry((key.clone(), window.window_seconds)).or_insert(Counter {
+                window_start: start,
+                calls: 0,
+            });
             if counter.window_start != start {
                 *counter = Counter {
                     window_start: start,
@@ -145,10 +140,7 @@ mod tests {
         let windows = [Window::per_minute(3), Window::per_hour(5)];
         let t0 = 7200; // the start of an hour and of a minute
         for _ in 0..3 {
-            assert_eq!(
-                run(&limiter, &key("a"), &windows, t0 + 10),
-                Decision::Allowed
-            );
+            assert_eq!(run(&limiter, &key("a"), &windows, t0 + 10), Decision::Allowed);
         }
         assert_eq!(
             run(&limiter, &key("a"), &windows, t0 + 10),
@@ -157,28 +149,16 @@ mod tests {
             }
         );
         // Another application has its own counters.
-        assert_eq!(
-            run(&limiter, &key("b"), &windows, t0 + 10),
-            Decision::Allowed
-        );
+        assert_eq!(run(&limiter, &key("b"), &windows, t0 + 10), Decision::Allowed);
         // The next minute lets two more through before the hour is full.
-        assert_eq!(
-            run(&limiter, &key("a"), &windows, t0 + 61),
-            Decision::Allowed
-        );
-        assert_eq!(
-            run(&limiter, &key("a"), &windows, t0 + 62),
-            Decision::Allowed
-        );
+        assert_eq!(run(&limiter, &key("a"), &windows, t0 + 61), Decision::Allowed);
+        assert_eq!(run(&limiter, &key("a"), &windows, t0 + 62), Decision::Allowed);
         assert_eq!(
             run(&limiter, &key("a"), &windows, t0 + 63),
             Decision::Limited {
                 retry_after_seconds: 3600 - 63
             }
         );
-        assert_eq!(
-            run(&limiter, &key("a"), &windows, t0 + 3600),
-            Decision::Allowed
-        );
+        assert_eq!(run(&limiter, &key("a"), &windows, t0 + 3600), Decision::Allowed);
     }
 }

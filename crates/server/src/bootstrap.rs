@@ -41,8 +41,7 @@ impl DataDir {
 
     /// Opens the store, creating the directory and database as needed.
     pub fn open_store(&self) -> anyhow::Result<Arc<SqliteStore>> {
-        std::fs::create_dir_all(&self.root)
-            .with_context(|| format!("cannot create {}", self.root.display()))?;
+        std::fs::create_dir_all(&self.root).with_context(|| format!("cannot create {}", self.root.display()))?;
         let store = SqliteStore::open(&self.database())
             .with_context(|| format!("cannot open {}", self.database().display()))?;
         Ok(Arc::new(store))
@@ -71,18 +70,7 @@ impl Credentials {
     }
 
     fn write(&self, path: &Path) -> anyhow::Result<()> {
-        use std::io::Write;
-        #[cfg(unix)]
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        options.mode(0o600);
-        let mut file = options
-            .open(path)
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        file.write_all(serde_json::to_string_pretty(self)?.as_bytes())?;
-        Ok(())
+        write_private(path, &serde_json::to_string_pretty(self)?)
     }
 }
 
@@ -137,9 +125,7 @@ pub async fn resolve_tenant(store: &dyn Store, named: Option<&str>) -> anyhow::R
     }
     let mut tenants = store.tenants().await?;
     match tenants.len() {
-        0 => anyhow::bail!(
-            "this data directory has no tenant yet: run `openmde serve` once to create one"
-        ),
+        0 => anyhow::bail!("this data directory has no tenant yet: run `openmde serve` once to create one"),
         1 => Ok(tenants.remove(0)),
         _ => anyhow::bail!("this data directory has several tenants: choose one with --tenant"),
     }
@@ -187,11 +173,7 @@ pub async fn create_app(
 
 /// On an empty store: the demo tenant and application, and the fleet unless `demo` is off.
 /// Returns the new credentials, also written to `credentials.json`.
-pub async fn first_start(
-    store: &dyn Store,
-    dir: &DataDir,
-    demo: bool,
-) -> anyhow::Result<Option<Credentials>> {
+pub async fn first_start(store: &dyn Store, dir: &DataDir, demo: bool) -> anyhow::Result<Option<Credentials>> {
     if !store.tenants().await?.is_empty() {
         return Ok(None);
     }
@@ -223,8 +205,7 @@ pub async fn first_start(
         }
         for i in 0..fleet.alerts {
             let alert = fleet.alert(i);
-            if credentials.sample_alert_id.is_none() && Fleet::alert_resolves_to_machine(i, &alert)
-            {
+            if credentials.sample_alert_id.is_none() && Fleet::alert_resolves_to_machine(i, &alert) {
                 credentials.sample_alert_id = Some(fleet.alert_id(i));
             }
             records.push(Record::new(EntityKind::Alert, into_object(alert))?.into());

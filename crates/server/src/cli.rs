@@ -14,12 +14,7 @@ use clap::{Args, Parser, Subcommand};
 )]
 pub struct Cli {
     /// Where the database, TLS material and credentials live.
-    #[arg(
-        long,
-        global = true,
-        env = "OPENMDE_DATA_DIR",
-        default_value = "openmde-data"
-    )]
+    #[arg(long, global = true, env = "OPENMDE_DATA_DIR", default_value = "openmde-data")]
     pub data_dir: PathBuf,
     #[command(subcommand)]
     pub command: Command,
@@ -65,11 +60,7 @@ pub struct ServeArgs {
     #[arg(long, env = "OPENMDE_NO_RATE_LIMITS")]
     pub no_rate_limits: bool,
     /// Override one API's limits, e.g. `alerts.machine=100/min,1500/h` (repeatable).
-    #[arg(
-        long = "rate-limit",
-        env = "OPENMDE_RATE_LIMITS",
-        value_delimiter = ';'
-    )]
+    #[arg(long = "rate-limit", env = "OPENMDE_RATE_LIMITS", value_delimiter = ';')]
     pub rate_limits: Vec<String>,
 }
 

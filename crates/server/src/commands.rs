@@ -44,9 +44,7 @@ pub fn serve_options(data_dir: DataDir, args: &ServeArgs) -> anyhow::Result<Serv
         RateLimits::default()
     };
     for spec in &args.rate_limits {
-        rate_limits
-            .set(spec)
-            .map_err(|e| anyhow::anyhow!("--rate-limit {e}"))?;
+        rate_limits.set(spec).map_err(|e| anyhow::anyhow!("--rate-limit {e}"))?;
     }
     Ok(ServeOptions {
         data_dir,
@@ -85,14 +83,9 @@ fn print_banner(data_dir: &DataDir, server: &RunningServer) {
         .clone()
         .or_else(|| Credentials::read(&data_dir.credentials()))
     {
-        None => out.push_str(
-            "  (no credentials.json: create an application with `openmde apps create`)\n",
-        ),
+        None => out.push_str("  (no credentials.json: create an application with `openmde apps create`)\n"),
         Some(c) => {
-            let alert = c
-                .sample_alert_id
-                .clone()
-                .unwrap_or_else(|| "{alert-id}".into());
+            let alert = c.sample_alert_id.clone().unwrap_or_else(|| "{alert-id}".into());
             let tid = &c.tenant_id;
             out.push_str(&format!(
                 "  tenant id:      {tid}\n  client id:      {}\n  client secret:  {}\n  authority:      {origin}/{tid}\n  credentials:    {}\n",
@@ -127,8 +120,7 @@ fn print_banner(data_dir: &DataDir, server: &RunningServer) {
 async fn create_app(data_dir: DataDir, args: CreateAppArgs) -> anyhow::Result<()> {
     let store = data_dir.open_store()?;
     let tenant = bootstrap::resolve_tenant(store.as_ref(), args.tenant.as_deref()).await?;
-    let credentials =
-        bootstrap::create_app(store.as_ref(), &tenant, &args.name, &args.roles).await?;
+    let credentials = bootstrap::create_app(store.as_ref(), &tenant, &args.name, &args.roles).await?;
     if args.json {
         let minimal = serde_json::json!({
             "tenantId": credentials.tenant_id,
@@ -175,20 +167,16 @@ async fn import(data_dir: DataDir, args: ImportArgs) -> anyhow::Result<()> {
 }
 
 fn generate(args: GenerateArgs) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     let fleet = Fleet {
         machines: args.machines,
         alerts: args.alerts,
         tenant_id: args.tenant_id,
         now: openmde_model::Timestamp::now(),
     };
-    write_list(
-        &args.out.join("machines.json"),
-        "Machines",
-        fleet.machines,
-        |i| Ok(fleet.machine(i)),
-    )?;
+    write_list(&args.out.join("machines.json"), "Machines", fleet.machines, |i| {
+        Ok(fleet.machine(i))
+    })?;
     let mut ids = std::io::BufWriter::new(std::fs::File::create(args.out.join("alert-ids.txt"))?);
     write_list(&args.out.join("alerts.json"), "Alerts", fleet.alerts, |i| {
         let alert = fleet.alert(i);

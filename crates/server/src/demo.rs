@@ -25,9 +25,7 @@ struct Dice(u64);
 
 impl Dice {
     fn new(stream: u64, index: u64) -> Self {
-        Dice(mix(SEED
-            ^ mix(stream)
-            ^ index.wrapping_mul(0x2545_f491_4f6c_dd1d)))
+        Dice(mix(SEED ^ mix(stream) ^ index.wrapping_mul(0x2545_f491_4f6c_dd1d)))
     }
     fn next(&mut self) -> u64 {
         self.0 = mix(self.0);
@@ -187,10 +185,7 @@ const DETECTIONS: [Detection; 14] = [
         source: "WindowsDefenderAtp",
         mitre: &["T1059.001", "T1027"],
         threat: None,
-        file: (
-            "powershell.exe",
-            "C:\\Windows\\System32\\WindowsPowerShell\\v1.0",
-        ),
+        file: ("powershell.exe", "C:\\Windows\\System32\\WindowsPowerShell\\v1.0"),
         evidence: Evidence::Process,
     },
     Detection {
@@ -250,10 +245,7 @@ const DETECTIONS: [Detection; 14] = [
         source: "WindowsDefenderSmartScreen",
         mitre: &["T1071"],
         threat: None,
-        file: (
-            "chrome.exe",
-            "C:\\Program Files\\Google\\Chrome\\Application",
-        ),
+        file: ("chrome.exe", "C:\\Program Files\\Google\\Chrome\\Application"),
         evidence: Evidence::Network,
     },
     Detection {
@@ -357,22 +349,14 @@ impl Fleet {
         let mut dice = Dice::new(3, index);
         if os.server {
             let env = dice.pick(&["prd", "stg", "dev"]);
-            format!(
-                "{}-{env}-{:02}.corp.contoso.com",
-                dice.pick(&SERVER_ROLES),
-                index % 100
-            )
+            format!("{}-{env}-{:02}.corp.contoso.com", dice.pick(&SERVER_ROLES), index % 100)
         } else {
             let kind = if os.platform == "macOS" {
                 "mbp"
             } else {
                 dice.pick(&["lt", "ws"])
             };
-            format!(
-                "{}-{kind}-{:04}.corp.contoso.com",
-                dice.pick(&DEPARTMENTS),
-                index
-            )
+            format!("{}-{kind}-{:04}.corp.contoso.com", dice.pick(&DEPARTMENTS), index)
         }
     }
 
@@ -383,17 +367,8 @@ impl Fleet {
     pub fn machine(&self, index: u64) -> Value {
         let os = self.os(index);
         let mut d = Dice::new(4, index);
-        let subnet = if os.server {
-            20
-        } else {
-            100 + index / 250 % 100
-        };
-        let ip = format!(
-            "10.{}.{}.{}",
-            subnet % 256,
-            index / 250 % 256,
-            10 + index % 240
-        );
+        let subnet = if os.server { 20 } else { 100 + index / 250 % 100 };
+        let ip = format!("10.{}.{}.{}", subnet % 256, index / 250 % 256, 10 + index % 240);
         let mac = d.hex(12).to_ascii_uppercase();
         let wifi = !os.server && d.chance(50);
         let mut tags: Vec<&str> = Vec::new();
@@ -474,9 +449,7 @@ impl Fleet {
 
     /// Whether `GET /api/alerts/{id}/machine` finds a machine for `alert`, the alert `index`.
     pub fn alert_resolves_to_machine(index: u64, alert: &Value) -> bool {
-        !alert["machineId"].is_null()
-            && !Self::alert_machine_is_gone(index)
-            && !Self::alert_is_old(index)
+        !alert["machineId"].is_null() && !Self::alert_machine_is_gone(index) && !Self::alert_is_old(index)
     }
 
     pub fn alert_id(&self, index: u64) -> String {
@@ -488,8 +461,7 @@ impl Fleet {
     pub fn alert(&self, index: u64) -> Value {
         let mut d = Dice::new(6, index);
         let detection = d.pick(&DETECTIONS);
-        let identity =
-            matches!(detection.evidence, Evidence::Identity) || Self::alert_has_no_machine(index);
+        let identity = matches!(detection.evidence, Evidence::Identity) || Self::alert_has_no_machine(index);
         let machine_index = d.below(self.machines.max(1));
         let (machine_id, dns_name) = if identity || self.machines == 0 {
             (Value::Null, Value::Null)
@@ -573,10 +545,7 @@ impl Fleet {
     fn evidence(&self, d: &mut Dice, detection: &Detection, user: &str, age: i64) -> Value {
         let when = self.timestamp(age + 120);
         let upn = format!("{user}@contoso.com");
-        let sid = format!(
-            "S-1-5-21-1004336348-1177238915-682003330-{}",
-            1000 + d.below(9000)
-        );
+        let sid = format!("S-1-5-21-1004336348-1177238915-682003330-{}", 1000 + d.below(9000));
         let user_evidence = json!({"entityType": "User", "evidenceCreationTime": when, "accountName": user,
             "domainName": "CONTOSO", "userSid": sid, "aadUserId": d.guid(), "userPrincipalName": upn});
         let (file_name, folder) = detection.file;
@@ -639,12 +608,7 @@ mod tests {
             assert!(ids.insert(fleet.alert_id(i)));
         }
         let id = fleet.machine_id(7);
-        assert!(
-            id.len() == 40
-                && id
-                    .bytes()
-                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        );
+        assert!(id.len() == 40 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
     }
 
     #[test]

@@ -83,9 +83,7 @@ impl Collector {
         };
         self.next_index += batch.values.len();
         // A closed queue means a later stage stopped; its reason is the one reported.
-        self.out
-            .send(batch)
-            .map_err(|_| "import stopped".to_string())
+        self.out.send(batch).map_err(|_| "import stopped".to_string())
     }
 }
 
@@ -122,18 +120,15 @@ impl<'de> Visitor<'de> for Document<'_> {
             }
             let value: Value = map.next_value()?;
             if let (true, Some(context)) = (key == "@odata.context", value.as_str()) {
-                let kind = EntityKind::from_context(context).ok_or_else(|| {
-                    de::Error::custom(format!("'{context}' names neither Machines nor Alerts"))
-                })?;
+                let kind = EntityKind::from_context(context)
+                    .ok_or_else(|| de::Error::custom(format!("'{context}' names neither Machines nor Alerts")))?;
                 collector.hint = Some(kind);
             }
             entity.insert(key, value);
         }
         if !listed {
             entity.retain(|k, _| !k.starts_with("@odata."));
-            collector
-                .push(Value::Object(entity))
-                .map_err(de::Error::custom)?;
+            collector.push(Value::Object(entity)).map_err(de::Error::custom)?;
         }
         Ok(())
     }
@@ -181,21 +176,14 @@ fn parse(input: &[u8], out: SyncSender<RawBatch>) -> Result<(), String> {
 }
 
 /// One record, checked and made ready for the store.
-fn prepare(
-    index: usize,
-    hint: Option<EntityKind>,
-    value: Value,
-) -> Result<StoredRecord, RecordProblem> {
+fn prepare(index: usize, hint: Option<EntityKind>, value: Value) -> Result<StoredRecord, RecordProblem> {
     let problem = |id: Option<String>, message: String| RecordProblem { index, id, message };
     let Value::Object(fields) = value else {
         return Err(problem(None, "is not a JSON object".into()));
     };
     let id = fields.get("id").and_then(Value::as_str).map(str::to_string);
     let Some(kind) = hint.or_else(|| EntityKind::detect(&fields)) else {
-        return Err(problem(
-            id,
-            "cannot tell whether it is a machine or an alert".into(),
-        ));
+        return Err(problem(id, "cannot tell whether it is a machine or an alert".into()));
     };
     Record::new(kind, fields)
         .map(StoredRecord::from)
@@ -203,10 +191,7 @@ fn prepare(
 }
 
 /// Stage 2: canonicalises each batch, in order. Stops at the first bad record.
-fn canonicalise(
-    input: Receiver<RawBatch>,
-    out: mpsc::Sender<Vec<StoredRecord>>,
-) -> Result<(), RecordProblem> {
+fn canonicalise(input: Receiver<RawBatch>, out: mpsc::Sender<Vec<StoredRecord>>) -> Result<(), RecordProblem> {
     for batch in input {
         let records = batch
             .values
@@ -222,11 +207,7 @@ fn canonicalise(
 }
 
 /// Imports one file into `tenant` in one transaction.
-pub async fn import_file(
-    store: &dyn Store,
-    tenant: TenantKey,
-    path: &Path,
-) -> Result<ImportCounts, ImportError> {
+pub async fn import_file(store: &dyn Store, tenant: TenantKey, path: &Path) -> Result<ImportCounts, ImportError> {
     let file = path.display().to_string();
     let unreadable = |message: String| ImportError::Unreadable {
         file: file.clone(),
@@ -250,14 +231,9 @@ pub async fn import_file(
         // On a store error the import is dropped, which rolls it back; the stages then stop.
         import.upsert(batch).await.map_err(store_error)?;
     }
-    let failed = |stage: &str, panic: tokio::task::JoinError| {
-        unreadable(format!("the {stage} failed: {panic}"))
-    };
+    let failed = |stage: &str, panic: tokio::task::JoinError| unreadable(format!("the {stage} failed: {panic}"));
     // An earlier bad record outranks a later JSON error.
-    if let Err(problem) = canonicaliser
-        .await
-        .map_err(|p| failed("canonicaliser", p))?
-    {
+    if let Err(problem) = canonicaliser.await.map_err(|p| failed("canonicaliser", p))? {
         return Err(ImportError::BadRecord {
             file,
             index: problem.index,

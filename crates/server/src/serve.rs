@@ -48,8 +48,7 @@ pub fn install_crypto_provider() {
 pub async fn start(options: ServeOptions) -> anyhow::Result<RunningServer> {
     install_crypto_provider();
     let store = options.data_dir.open_store()?;
-    let new_credentials =
-        bootstrap::first_start(store.as_ref(), &options.data_dir, options.demo).await?;
+    let new_credentials = bootstrap::first_start(store.as_ref(), &options.data_dir, options.demo).await?;
     let keys = Arc::new(bootstrap::keyring(store.as_ref()).await?);
     let store: Arc<dyn Store> = store;
     let state_store = Arc::clone(&store);
@@ -66,25 +65,17 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<RunningServer> {
         Some((cert, key)) => tls::from_files(cert, key)?,
         None => tls::issue_from_local_ca(&options.data_dir.tls(), &options.tls_names)?,
     };
-    let tls_config = RustlsConfig::from_pem(
-        material.chain_pem.into_bytes(),
-        material.key_pem.into_bytes(),
-    )
-    .await
-    .context("the TLS certificate or key is unusable")?;
-    let listener = std::net::TcpListener::bind(options.listen)
-        .with_context(|| format!("cannot listen on {}", options.listen))?;
+    let tls_config = RustlsConfig::from_pem(material.chain_pem.into_bytes(), material.key_pem.into_bytes())
+        .await
+        .context("the TLS certificate or key is unusable")?;
+    let listener =
+        std::net::TcpListener::bind(options.listen).with_context(|| format!("cannot listen on {}", options.listen))?;
     listener.set_nonblocking(true)?;
     let https_addr = listener.local_addr()?;
     let handle = axum_server::Handle::new();
     let https = axum_server::from_tcp_rustls(listener, tls_config)?
         .handle(handle.clone())
-        .serve(
-            router
-                .clone()
-                .layer(Extension(Scheme::Https))
-                .into_make_service(),
-        );
+        .serve(router.clone().layer(Extension(Scheme::Https)).into_make_service());
     let mut tasks = vec![tokio::spawn(https)];
 
     let (mut http_addr, mut http_shutdown) = (None, None);
@@ -128,8 +119,7 @@ impl RunningServer {
     }
 
     pub async fn stop(mut self) {
-        self.handle
-            .graceful_shutdown(Some(std::time::Duration::from_secs(5)));
+        self.handle.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
         if let Some(stop) = self.http_shutdown.take() {
             let _ = stop.send(());
         }
@@ -140,11 +130,7 @@ impl RunningServer {
 }
 
 /// The first listener task to end, with its outcome.
-async fn first_to_end(
-    tasks: &mut [tokio::task::JoinHandle<std::io::Result<()>>],
-) -> anyhow::Result<()> {
+async fn first_to_end(tasks: &mut [tokio::task::JoinHandle<std::io::Result<()>>]) -> anyhow::Result<()> {
     let (result, _, _) = futures_util::future::select_all(tasks.iter_mut()).await;
-    result
-        .context("a listener task failed")?
-        .context("a listener stopped")
+    result.context("a listener task failed")?.context("a listener stopped")
 }

@@ -52,12 +52,7 @@ impl RateLimits {
             .keys()
             .copied()
             .find(|known| *known == name.trim())
-            .ok_or_else(|| {
-                format!(
-                    "unknown API '{name}'; known: {}",
-                    self.api_names().join(", ")
-                )
-            })?;
+            .ok_or_else(|| format!("unknown API '{name}'; known: {}", self.api_names().join(", ")))?;
         let parsed = windows
             .split(',')
             .map(|w| {
@@ -65,10 +60,7 @@ impl RateLimits {
                     .trim()
                     .split_once('/')
                     .ok_or_else(|| format!("'{w}': expected N/min or N/h"))?;
-                let max_calls = count
-                    .trim()
-                    .parse()
-                    .map_err(|_| format!("'{count}' is not a count"))?;
+                let max_calls = count.trim().parse().map_err(|_| format!("'{count}' is not a count"))?;
                 let window_seconds = match unit.trim() {
                     "s" | "sec" | "second" => 1,
                     "min" | "minute" => 60,
@@ -136,9 +128,7 @@ impl AppState {
         };
         match self.limiter.check(&key, windows, now_unix() as u64).await {
             Decision::Allowed => Ok(()),
-            Decision::Limited {
-                retry_after_seconds,
-            } => Err(ApiError::too_many_requests(retry_after_seconds)),
+            Decision::Limited { retry_after_seconds } => Err(ApiError::too_many_requests(retry_after_seconds)),
         }
     }
 }

@@ -6,8 +6,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -49,12 +48,8 @@ pub struct TlsMaterial {
 /// The CA's identity; rebuilt the same way each start so leaves chain to the stored `ca.pem`.
 fn ca_params() -> anyhow::Result<CertificateParams> {
     let mut params = CertificateParams::new(Vec::<String>::new())?;
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "openmde local CA");
-    params
-        .distinguished_name
-        .push(DnType::OrganizationName, "openmde");
+    params.distinguished_name.push(DnType::CommonName, "openmde local CA");
+    params.distinguished_name.push(DnType::OrganizationName, "openmde");
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     params.key_usages = vec![
         KeyUsagePurpose::KeyCertSign,
@@ -69,13 +64,10 @@ fn local_ca(tls_dir: &Path) -> anyhow::Result<KeyPair> {
     let key_path = tls_dir.join("ca-key.pem");
     let cert_path = tls_dir.join("ca.pem");
     if key_path.exists() && cert_path.exists() {
-        let pem = std::fs::read_to_string(&key_path)
-            .with_context(|| format!("cannot read {}", key_path.display()))?;
-        return KeyPair::from_pem(&pem)
-            .with_context(|| format!("{} is not a private key", key_path.display()));
+        let pem = std::fs::read_to_string(&key_path).with_context(|| format!("cannot read {}", key_path.display()))?;
+        return KeyPair::from_pem(&pem).with_context(|| format!("{} is not a private key", key_path.display()));
     }
-    std::fs::create_dir_all(tls_dir)
-        .with_context(|| format!("cannot create {}", tls_dir.display()))?;
+    std::fs::create_dir_all(tls_dir).with_context(|| format!("cannot create {}", tls_dir.display()))?;
     let key = KeyPair::generate()?;
     let mut params = ca_params()?;
     let now = OffsetDateTime::now_utc();
@@ -83,8 +75,7 @@ fn local_ca(tls_dir: &Path) -> anyhow::Result<KeyPair> {
     params.not_after = now + Duration::days(3650);
     let certificate = params.self_signed(&key)?;
     write_private(&key_path, &key.serialize_pem())?;
-    std::fs::write(&cert_path, certificate.pem())
-        .with_context(|| format!("cannot write {}", cert_path.display()))?;
+    std::fs::write(&cert_path, certificate.pem()).with_context(|| format!("cannot write {}", cert_path.display()))?;
     Ok(key)
 }
 
@@ -100,9 +91,7 @@ pub fn issue_from_local_ca(tls_dir: &Path, extra_names: &[String]) -> anyhow::Re
             .cloned(),
     );
     let mut params = CertificateParams::new(names)?;
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "openmde");
+    params.distinguished_name.push(DnType::CommonName, "openmde");
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     let now = OffsetDateTime::now_utc();
@@ -120,9 +109,7 @@ pub fn issue_from_local_ca(tls_dir: &Path, extra_names: &[String]) -> anyhow::Re
 /// The user's own certificate chain and key, as PEM files.
 pub fn from_files(cert: &Path, key: &Path) -> anyhow::Result<TlsMaterial> {
     Ok(TlsMaterial {
-        chain_pem: std::fs::read_to_string(cert)
-            .with_context(|| format!("cannot read {}", cert.display()))?,
-        key_pem: std::fs::read_to_string(key)
-            .with_context(|| format!("cannot read {}", key.display()))?,
+        chain_pem: std::fs::read_to_string(cert).with_context(|| format!("cannot read {}", cert.display()))?,
+        key_pem: std::fs::read_to_string(key).with_context(|| format!("cannot read {}", key.display()))?,
     })
 }

@@ -43,10 +43,7 @@ impl From<Record> for StoredRecord {
                     .timestamp("lastUpdateTime")
                     .or_else(|| record.timestamp("alertCreationTime"))
                     .map(|t| t.0);
-                let evidence = match record
-                    .fields
-                    .insert("evidence".into(), Value::Array(Vec::new()))
-                {
+                let evidence = match record.fields.insert("evidence".into(), Value::Array(Vec::new())) {
                     Some(list @ Value::Array(_)) => list.to_string(),
                     _ => "[]".to_string(),
                 };

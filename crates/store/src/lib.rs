@@ -33,12 +33,7 @@ pub trait Store: Send + Sync + 'static {
     async fn add_signing_key(&self, key: &SigningKeyRecord) -> Result<()>;
 
     /// The machine of an alert last updated at or after `updated_since`.
-    async fn alert_machine(
-        &self,
-        tenant: TenantKey,
-        alert_id: &str,
-        updated_since: Timestamp,
-    ) -> Result<AlertMachine>;
+    async fn alert_machine(&self, tenant: TenantKey, alert_id: &str, updated_since: Timestamp) -> Result<AlertMachine>;
 
     /// Starts an import into one tenant: nothing of it is visible, or kept, until `commit`.
     async fn begin_import(&self, tenant: TenantKey) -> Result<Box<dyn Import>>;

@@ -17,10 +17,7 @@ pub struct Authenticated(pub Arc<Caller>);
 impl FromRequestParts<Arc<AppState>> for Authenticated {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &Arc<AppState>,
-    ) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, ApiError> {
         let header = parts
             .headers
             .get(AUTHORIZATION)
@@ -32,14 +29,10 @@ impl FromRequestParts<Arc<AppState>> for Authenticated {
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, token)| token.trim())
             .filter(|token| !token.is_empty())
-            .ok_or_else(|| {
-                ApiError::unauthorized("Authorization header must be 'Bearer {token}'")
-            })?;
+            .ok_or_else(|| ApiError::unauthorized("Authorization header must be 'Bearer {token}'"))?;
         match state.authenticator.authenticate(token, now_unix()).await {
             Ok(caller) => Ok(Authenticated(caller)),
-            Err(AuthError::Token(error)) => {
-                Err(ApiError::unauthorized(format!("Invalid token: {error}")))
-            }
+            Err(AuthError::Token(error)) => Err(ApiError::unauthorized(format!("Invalid token: {error}"))),
             Err(AuthError::Store(error)) => Err(error.into()),
         }
     }

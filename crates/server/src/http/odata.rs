@@ -6,8 +6,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 
-pub const CONTENT_TYPE_VALUE: &str =
-    "application/json; odata.metadata=minimal; odata.streaming=true; charset=utf-8";
+pub const CONTENT_TYPE_VALUE: &str = "application/json; odata.metadata=minimal; odata.streaming=true; charset=utf-8";
 const ODATA_VERSION: HeaderName = HeaderName::from_static("odata-version");
 
 /// Which listener a request came in on.
@@ -43,11 +42,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestOrigin {
 
 /// Host names, IPv4 and bracketed IPv6 literals, with an optional port; nothing else is echoed.
 fn is_plain_host(host: &str) -> bool {
-    !host.is_empty()
-        && host.len() <= 255
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
+    !host.is_empty() && host.len() <= 255 && host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
 }
 
 impl RequestOrigin {
@@ -58,8 +53,7 @@ impl RequestOrigin {
 
 /// A single entity: `@odata.context` first, then the stored document's properties.
 pub fn entity_response(origin: &RequestOrigin, entity_set: &str, document: &str) -> Response {
-    let context =
-        serde_json::Value::String(origin.context(&format!("{entity_set}/$entity"))).to_string();
+    let context = serde_json::Value::String(origin.context(&format!("{entity_set}/$entity"))).to_string();
     let properties = document.strip_prefix('{').unwrap_or("}");
     let mut body = String::with_capacity(context.len() + document.len() + 20);
     body.push_str("{\"@odata.context\":");

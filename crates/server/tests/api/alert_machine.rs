@@ -19,9 +19,7 @@ fn machine_path(alert: &str) -> String {
 async fn returns_the_machine_in_mde_shape() {
     let server = TestServer::start().await;
     let token = server.token().await;
-    let response = server
-        .get(&machine_path(server.sample_alert()), Some(&token))
-        .await;
+    let response = server.get(&machine_path(server.sample_alert()), Some(&token)).await;
     assert_eq!(response.status(), 200);
     assert_eq!(
         response.headers()["content-type"],
@@ -33,19 +31,12 @@ async fn returns_the_machine_in_mde_shape() {
     let keys: Vec<&str> = body.keys().map(String::as_str).collect();
     let mut expected = vec!["@odata.context"];
     expected.extend(MACHINE.properties.iter().map(|p| p.name));
-    assert_eq!(
-        keys, expected,
-        "EDMX order with live extras, every property present"
-    );
+    assert_eq!(keys, expected, "EDMX order with live extras, every property present");
     assert_eq!(
         body["@odata.context"],
         format!("https://{}/api/$metadata#Machines/$entity", server.https)
     );
-    assert!(
-        body["mergedIntoMachineId"].is_null()
-            && body["exclusionReason"].is_null()
-            && body["osVersion"].is_null()
-    );
+    assert!(body["mergedIntoMachineId"].is_null() && body["exclusionReason"].is_null() && body["osVersion"].is_null());
     assert_eq!(body["id"].as_str().unwrap().len(), 40);
     let last_seen = body["lastSeen"].as_str().unwrap();
     assert!(
@@ -53,8 +44,7 @@ async fn returns_the_machine_in_mde_shape() {
         "{last_seen}"
     );
     assert!(body["ipAddresses"].as_array().unwrap().iter().all(|ip| {
-        ip.as_object().unwrap().keys().collect::<Vec<_>>()
-            == ["ipAddress", "macAddress", "type", "operationalStatus"]
+        ip.as_object().unwrap().keys().collect::<Vec<_>>() == ["ipAddress", "macAddress", "type", "operationalStatus"]
     }));
     // The machine is the alert's: its id is the alert's machineId.
     let store = server.store();
@@ -65,9 +55,7 @@ async fn returns_the_machine_in_mde_shape() {
         .unwrap();
     assert_eq!(
         found,
-        openmde_store::AlertMachine::Found(
-            text[text.find(",\"id\"").unwrap()..].replacen(',', "{", 1)
-        )
+        openmde_store::AlertMachine::Found(text[text.find(",\"id\"").unwrap()..].replacen(',', "{", 1))
     );
 
     // The versioned path and the plain-HTTP listener answer the same.
@@ -79,11 +67,7 @@ async fn returns_the_machine_in_mde_shape() {
         .await;
     assert_eq!(versioned.status(), 200);
     let plain = reqwest::Client::new()
-        .get(format!(
-            "http://{}{}",
-            server.http,
-            machine_path(server.sample_alert())
-        ))
+        .get(format!("http://{}{}", server.http, machine_path(server.sample_alert())))
         .bearer_auth(&token)
         .send()
         .await
@@ -123,10 +107,7 @@ async fn the_certificate_covers_mde_hosts_and_the_context_echoes_them() {
         let body: Value = response.json().await.unwrap();
         assert_eq!(
             body["@odata.context"],
-            format!(
-                "https://{host}:{}/api/$metadata#Machines/$entity",
-                server.https.port()
-            )
+            format!("https://{host}:{}/api/$metadata#Machines/$entity", server.https.port())
         );
     }
     // A name the certificate does not cover is refused by the client.
@@ -174,12 +155,7 @@ async fn forged_or_out_of_date_tokens_are_401() {
     };
     let b64 = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
     let payload = serde_json::to_value(claims(&good)).unwrap();
-    let jwks: Value = server
-        .get("/discovery/keys", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = server.get("/discovery/keys", None).await.json().await.unwrap();
     let public_modulus = jwks["keys"][0]["n"].as_str().unwrap().to_string();
     let mut hs256 = Header::new(Algorithm::HS256);
     hs256.kid = Some(kid.clone());
@@ -194,11 +170,7 @@ async fn forged_or_out_of_date_tokens_are_401() {
     let cases: Vec<(&str, String)> = vec![
         (
             "alg none",
-            format!(
-                "{}.{}.",
-                b64(&json!({"alg": "none", "typ": "JWT"})),
-                b64(&payload)
-            ),
+            format!("{}.{}.", b64(&json!({"alg": "none", "typ": "JWT"})), b64(&payload)),
         ),
         (
             "HS256 keyed with the public key",
@@ -247,9 +219,7 @@ async fn forged_or_out_of_date_tokens_are_401() {
         ),
         (
             "issuer of another tenant",
-            resign(&|c| {
-                c.iss = "https://sts.windows.net/33333333-4444-5555-6666-777777777777/".into()
-            }),
+            resign(&|c| c.iss = "https://sts.windows.net/33333333-4444-5555-6666-777777777777/".into()),
         ),
         (
             "unknown tenant",
@@ -274,22 +244,14 @@ async fn forged_or_out_of_date_tokens_are_401() {
 async fn without_a_machine_permission_it_is_403() {
     let server = TestServer::start().await;
     let path = machine_path(server.sample_alert());
-    for roles in [
-        vec!["Alert.Read.All", "Alert.ReadWrite.All", "User.Read.All"],
-        vec![],
-    ] {
+    for roles in [vec!["Alert.Read.All", "Alert.ReadWrite.All", "User.Read.All"], vec![]] {
         let token = server.app_token(&roles).await;
-        let message =
-            assert_mde_error(server.get(&path, Some(&token)).await, 403, "Forbidden").await;
+        let message = assert_mde_error(server.get(&path, Some(&token)).await, 403, "Forbidden").await;
         assert!(message.contains("Machine.Read.All"), "{message}");
     }
     for role in ["Machine.Read.All", "Machine.ReadWrite.All"] {
         let token = server.app_token(&[role]).await;
-        assert_eq!(
-            server.get(&path, Some(&token)).await.status(),
-            200,
-            "{role}"
-        );
+        assert_eq!(server.get(&path, Some(&token)).await.status(), 200, "{role}");
     }
 }
 
@@ -300,11 +262,7 @@ async fn import(server: &TestServer, kind: EntityKind, values: Vec<Value>) {
     let mut import = store.begin_import(tenant.key).await.unwrap();
     let records = values
         .into_iter()
-        .map(|v| {
-            Record::new(kind, v.as_object().unwrap().clone())
-                .unwrap()
-                .into()
-        })
+        .map(|v| Record::new(kind, v.as_object().unwrap().clone()).unwrap().into())
         .collect();
     import.upsert(records).await.unwrap();
     import.commit().await.unwrap();
@@ -347,10 +305,7 @@ async fn unknown_alerts_machines_and_expired_alerts_are_404() {
     let cases = [
         ("does-not-exist", "Alert does-not-exist was not found"),
         ("a-old", "Alert a-old was not found"),
-        (
-            "a-no-machine",
-            "Machine of alert a-no-machine was not found",
-        ),
+        ("a-no-machine", "Machine of alert a-no-machine was not found"),
         ("a-gone", "Machine m-deleted was not found"),
         ("a%20b%2Fc", "Alert a b/c was not found"),
     ];
@@ -377,22 +332,13 @@ async fn tenants_see_only_their_own_alerts() {
         )
         .await
         .unwrap();
-    let app = openmde::bootstrap::create_app(
-        store.as_ref(),
-        &other,
-        "fabrikam",
-        &["Machine.Read.All".into()],
-    )
-    .await
-    .unwrap();
-    let token = server
-        .token_in(&other.id, &app.client_id, &app.client_secret)
-        .await;
+    let app = openmde::bootstrap::create_app(store.as_ref(), &other, "fabrikam", &["Machine.Read.All".into()])
+        .await
+        .unwrap();
+    let token = server.token_in(&other.id, &app.client_id, &app.client_secret).await;
     assert_eq!(claims(&token).tid, other.id);
     let message = assert_mde_error(
-        server
-            .get(&machine_path(server.sample_alert()), Some(&token))
-            .await,
+        server.get(&machine_path(server.sample_alert()), Some(&token)).await,
         404,
         "ResourceNotFound",
     )
@@ -410,27 +356,15 @@ async fn away_from_minute_end() {
 
 #[tokio::test]
 async fn the_default_limit_is_100_calls_a_minute_per_application() {
-    let server =
-        TestServer::start_with(|o| o.rate_limits = openmde::state::RateLimits::default()).await;
-    let (first, second) = (
-        server.token().await,
-        server.app_token(&["Machine.Read.All"]).await,
-    );
+    let server = TestServer::start_with(|o| o.rate_limits = openmde::state::RateLimits::default()).await;
+    let (first, second) = (server.token().await, server.app_token(&["Machine.Read.All"]).await);
     let path = machine_path(server.sample_alert());
     away_from_minute_end().await;
     for i in 0..100 {
-        assert_eq!(
-            server.get(&path, Some(&first)).await.status(),
-            200,
-            "call {i}"
-        );
+        assert_eq!(server.get(&path, Some(&first)).await.status(), 200, "call {i}");
     }
     let refused = server.get(&path, Some(&first)).await;
-    let retry_after: u64 = refused.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry_after: u64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=60).contains(&retry_after), "{retry_after}");
     assert_mde_error(refused, 429, "TooManyRequests").await;
     // Another application of the tenant has its own budget.
@@ -452,11 +386,7 @@ async fn configured_limits_apply_per_window() {
         assert_eq!(server.get(&path, Some(&token)).await.status(), 404);
     }
     let refused = server.get(&path, Some(&token)).await;
-    let retry_after: u64 = refused.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry_after: u64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=3600).contains(&retry_after));
     assert_mde_error(refused, 429, "TooManyRequests").await;
     // Calls that are not authorised are not counted against the application.
@@ -478,12 +408,7 @@ async fn every_error_has_its_own_target_and_unknown_routes_use_the_envelope() {
             .unwrap();
         assert!(targets.insert(body["error"]["target"].as_str().unwrap().to_string()));
     }
-    assert_mde_error(
-        server.get("/api/no/such/route", Some(&token)).await,
-        404,
-        "NotFound",
-    )
-    .await;
+    assert_mde_error(server.get("/api/no/such/route", Some(&token)).await, 404, "NotFound").await;
     let post = server
         .client
         .post(server.url(&machine_path("x")))

@@ -22,15 +22,9 @@ async fn first_start_writes_private_credentials_and_the_demo_fleet() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(
-            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         let ca_key = server.dir.path().join("tls/ca-key.pem");
-        assert_eq!(
-            std::fs::metadata(ca_key).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(std::fs::metadata(ca_key).unwrap().permissions().mode() & 0o777, 0o600);
     }
     let stored: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     for field in ["tenantId", "clientId", "clientSecret", "sampleAlertId"] {
@@ -44,22 +38,10 @@ async fn first_start_writes_private_credentials_and_the_demo_fleet() {
     let dir = server.stop().await;
     let again = TestServer::start_in(dir, |_| {}).await;
     assert_eq!(again.credentials, credentials);
-    assert_eq!(
-        std::fs::read(again.dir.path().join("tls/ca.pem")).unwrap(),
-        ca_before
-    );
+    assert_eq!(std::fs::read(again.dir.path().join("tls/ca.pem")).unwrap(), ca_before);
     assert_eq!(counts(&again).await, (50, 200));
     let token = again.token().await;
-    assert_eq!(
-        again
-            .get(
-                &format!("/api/alerts/{}/machine", again.sample_alert()),
-                Some(&token)
-            )
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(again.machine_status(again.sample_alert(), &token).await, 200);
 }
 
 async fn counts(server: &TestServer) -> (i64, i64) {
@@ -74,11 +56,7 @@ fn rusqlite_count(dir: &std::path::Path) -> impl Fn(&str) -> i64 {
             .args(["-c", &format!("import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('SELECT count(*) FROM {table}').fetchone()[0])"), path.to_str().unwrap()])
             .output()
             .unwrap();
-        String::from_utf8(output.stdout)
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap()
+        String::from_utf8(output.stdout).unwrap().trim().parse().unwrap()
     }
 }
 
@@ -105,11 +83,7 @@ async fn apps_create_works_while_the_server_runs() {
             "--json",
         ],
     );
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let created: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(
         created.as_object().unwrap().keys().collect::<Vec<_>>(),
@@ -125,16 +99,7 @@ async fn apps_create_works_while_the_server_runs() {
     let claims = crate::helpers::claims(&token);
     assert_eq!(claims.roles, ["Machine.Read.All"]);
     assert_eq!(claims.app_displayname.as_deref(), Some("SOAR"));
-    assert_eq!(
-        server
-            .get(
-                &format!("/api/alerts/{}/machine", server.sample_alert()),
-                Some(&token)
-            )
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(server.machine_status(server.sample_alert(), &token).await, 200);
 
     let refused = openmde(
         server.dir.path(),
@@ -179,17 +144,10 @@ async fn import_and_generate_from_the_command_line() {
         "{}",
         String::from_utf8_lossy(&generated.stderr)
     );
-    let files = [
-        out.path().join("machines.json"),
-        out.path().join("alerts.json"),
-    ];
+    let files = [out.path().join("machines.json"), out.path().join("alerts.json")];
     let imported = openmde(
         server.dir.path(),
-        &[
-            "import",
-            files[0].to_str().unwrap(),
-            files[1].to_str().unwrap(),
-        ],
+        &["import", files[0].to_str().unwrap(), files[1].to_str().unwrap()],
     );
     assert!(
         imported.status.success(),
@@ -209,10 +167,7 @@ async fn import_and_generate_from_the_command_line() {
     let deadline = std::time::Instant::now() + openmde_store::sqlite::SNAPSHOT_MAX_AGE * 4;
     let first = format!("/api/alerts/{}/machine", lines[0]);
     while server.get(&first, Some(&token)).await.status() != 200 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the import stayed unseen"
-        );
+        assert!(std::time::Instant::now() < deadline, "the import stayed unseen");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     for id in lines.iter().take(10) {
@@ -230,4 +185,50 @@ async fn import_and_generate_from_the_command_line() {
         stderr.contains("record 0") && stderr.contains("nothing from this file was imported"),
         "{stderr}"
     );
+}
+
+#[tokio::test]
+async fn an_import_killed_midway_leaves_the_store_as_it_was() {
+    let server = TestServer::start().await;
+    let out = tempfile::tempdir().unwrap();
+    let generated = openmde(
+        server.dir.path(),
+        &[
+            "generate",
+            "--machines",
+            "100",
+            "--alerts",
+            "40000",
+            "--out",
+            out.path().to_str().unwrap(),
+        ],
+    );
+    assert!(generated.status.success());
+    let before = counts(&server).await;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_openmde"))
+        .arg("--data-dir")
+        .arg(server.dir.path())
+        .args(["import", out.path().join("alerts.json").to_str().unwrap()])
+        .spawn()
+        .unwrap();
+    // Long enough to be inside the transaction, well short of its end.
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the import finished too soon to be interrupted"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(counts(&server).await, before);
+    let check = Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('PRAGMA integrity_check').fetchone()[0])",
+        ])
+        .arg(server.dir.path().join("openmde.db"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&check.stdout).trim(), "ok");
+    let token = server.token().await;
+    assert_eq!(server.machine_status(server.sample_alert(), &token).await, 200);
 }

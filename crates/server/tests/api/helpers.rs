@@ -44,10 +44,7 @@ impl TestServer {
         Self::start_in(dir, configure).await
     }
 
-    pub async fn start_in(
-        dir: tempfile::TempDir,
-        configure: impl FnOnce(&mut ServeOptions),
-    ) -> Self {
+    pub async fn start_in(dir: tempfile::TempDir, configure: impl FnOnce(&mut ServeOptions)) -> Self {
         let mut options = options(dir.path());
         configure(&mut options);
         let server = serve::start(options).await.unwrap();
@@ -134,6 +131,14 @@ impl TestServer {
         self.token_for(&app.client_id, &app.client_secret).await
     }
 
+    /// The status of `GET /api/alerts/{alert}/machine` with `token`.
+    pub async fn machine_status(&self, alert: &str, token: &str) -> u16 {
+        self.get(&format!("/api/alerts/{alert}/machine"), Some(token))
+            .await
+            .status()
+            .as_u16()
+    }
+
     pub async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
         let mut request = self.client.get(self.url(path));
         if let Some(token) = token {
@@ -144,8 +149,7 @@ impl TestServer {
 }
 
 pub fn client_trusting(ca_pem: &[u8], resolve: &[(&str, SocketAddr)]) -> reqwest::Client {
-    let mut builder = reqwest::Client::builder()
-        .tls_certs_only([reqwest::Certificate::from_pem(ca_pem).unwrap()]);
+    let mut builder = reqwest::Client::builder().tls_certs_only([reqwest::Certificate::from_pem(ca_pem).unwrap()]);
     for (name, address) in resolve {
         builder = builder.resolve(name, *address);
     }
@@ -154,21 +158,11 @@ pub fn client_trusting(ca_pem: &[u8], resolve: &[(&str, SocketAddr)]) -> reqwest
 
 /// The claims of a JWT, without checking it.
 pub fn claims(token: &str) -> AccessClaims {
-    serde_json::from_slice(
-        &URL_SAFE_NO_PAD
-            .decode(token.split('.').nth(1).unwrap())
-            .unwrap(),
-    )
-    .unwrap()
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').nth(1).unwrap()).unwrap()).unwrap()
 }
 
 pub fn header(token: &str) -> Value {
-    serde_json::from_slice(
-        &URL_SAFE_NO_PAD
-            .decode(token.split('.').next().unwrap())
-            .unwrap(),
-    )
-    .unwrap()
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap()).unwrap()
 }
 
 /// Asserts MDE's error envelope and returns its message.

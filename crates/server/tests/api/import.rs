@@ -15,9 +15,7 @@ fn write(dir: &Path, name: &str, value: &Value) -> std::path::PathBuf {
 
 async fn machine_of(server: &TestServer, alert: &str) -> reqwest::Response {
     let token = server.token().await;
-    server
-        .get(&format!("/api/alerts/{alert}/machine"), Some(&token))
-        .await
+    server.get(&format!("/api/alerts/{alert}/machine"), Some(&token)).await
 }
 
 #[tokio::test]
@@ -56,25 +54,18 @@ async fn list_responses_arrays_and_single_entities_import_and_keep_every_field()
         &json!({"id": "solo", "machineId": "second", "title": "Alone",
                                                        "lastUpdateTime": openmde_model::Timestamp::now().to_string()}),
     );
-    let counts = import_file(store.as_ref(), tenant.key, &machines)
-        .await
-        .unwrap();
+    let counts = import_file(store.as_ref(), tenant.key, &machines).await.unwrap();
     assert_eq!((counts.machines, counts.alerts), (2, 0));
-    let counts = import_file(store.as_ref(), tenant.key, &alerts)
-        .await
-        .unwrap();
+    let counts = import_file(store.as_ref(), tenant.key, &alerts).await.unwrap();
     assert_eq!((counts.machines, counts.alerts), (0, 1));
-    let counts = import_file(store.as_ref(), tenant.key, &single)
-        .await
-        .unwrap();
+    let counts = import_file(store.as_ref(), tenant.key, &single).await.unwrap();
     assert_eq!((counts.machines, counts.alerts), (0, 1));
 
-    let body: serde_json::Map<String, Value> =
-        machine_of(&server, "da637472900382838869_1364969609")
-            .await
-            .json()
-            .await
-            .unwrap();
+    let body: serde_json::Map<String, Value> = machine_of(&server, "da637472900382838869_1364969609")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(body["rbacGroupId"], 140);
     assert_eq!(body["lastSeen"], "2021-01-25T07:27:36.052313Z");
     assert_eq!(body["machineTags"], json!(["Tag1", "Tag2"]));
@@ -91,10 +82,7 @@ async fn list_responses_arrays_and_single_entities_import_and_keep_every_field()
     );
     let solo: Value = machine_of(&server, "solo").await.json().await.unwrap();
     assert_eq!(solo["healthStatus"], "Inactive");
-    assert_eq!(
-        solo["deviceValue"], "Normal",
-        "non-null properties get their default"
-    );
+    assert_eq!(solo["deviceValue"], "Normal", "non-null properties get their default");
 
     // Upsert by id: the new record replaces the old one.
     let update = write(
@@ -102,15 +90,10 @@ async fn list_responses_arrays_and_single_entities_import_and_keep_every_field()
         "update.json",
         &json!([{"id": "second", "computerDnsName": "renamed", "osPlatform": "Linux"}]),
     );
-    import_file(store.as_ref(), tenant.key, &update)
-        .await
-        .unwrap();
+    import_file(store.as_ref(), tenant.key, &update).await.unwrap();
     let solo: Value = machine_of(&server, "solo").await.json().await.unwrap();
     assert_eq!(
-        (
-            solo["computerDnsName"].as_str(),
-            solo["healthStatus"].as_str()
-        ),
+        (solo["computerDnsName"].as_str(), solo["healthStatus"].as_str()),
         (Some("renamed"), Some("Unknown"))
     );
 }
@@ -128,13 +111,8 @@ async fn a_bad_record_names_file_index_and_field_and_nothing_of_the_file_is_writ
     }
     value.push(json!({"id": "a-bad", "machineId": "m-ok", "severity": "Catastrophic"}));
     let path = write(dir.path(), "broken.json", &json!({"value": value}));
-    let error = import_file(store.as_ref(), tenant.key, &path)
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(error, ImportError::BadRecord { index: 4001, .. }),
-        "{error}"
-    );
+    let error = import_file(store.as_ref(), tenant.key, &path).await.unwrap_err();
+    assert!(matches!(error, ImportError::BadRecord { index: 4001, .. }), "{error}");
     let message = error.to_string();
     assert!(
         message.contains("broken.json")
@@ -147,11 +125,7 @@ async fn a_bad_record_names_file_index_and_field_and_nothing_of_the_file_is_writ
     assert_mde_error(machine_of(&server, "a-0").await, 404, "ResourceNotFound").await;
 
     let cases = [
-        (
-            "notjson.json",
-            "{\"value\": [{\"id\": \"x\"",
-            "not valid MDE JSON",
-        ),
+        ("notjson.json", "{\"value\": [{\"id\": \"x\"", "not valid MDE JSON"),
         (
             "scalar.json",
             "[{\"id\": \"x\", \"osPlatform\": \"Linux\"}, 7]",
@@ -162,11 +136,7 @@ async fn a_bad_record_names_file_index_and_field_and_nothing_of_the_file_is_writ
             "[{\"id\": \"x\"}]",
             "record 0 (id 'x'): cannot tell whether it is a machine or an alert",
         ),
-        (
-            "noid.json",
-            "[{\"osPlatform\": \"Linux\"}]",
-            "field 'id': is required",
-        ),
+        ("noid.json", "[{\"osPlatform\": \"Linux\"}]", "field 'id': is required"),
         (
             "users.json",
             "{\"@odata.context\": \"https://x/api/$metadata#Users\", \"value\": []}",

@@ -4,12 +4,7 @@ use serde_json::Value;
 
 use crate::helpers::{TestServer, claims, header, now, uuid_like};
 
-async fn post_token(
-    server: &TestServer,
-    tenant: &str,
-    path: &str,
-    form: &[(&str, &str)],
-) -> reqwest::Response {
+async fn post_token(server: &TestServer, tenant: &str, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
     server
         .client
         .post(server.url(&format!("/{tenant}/{path}")))
@@ -53,10 +48,7 @@ async fn v2_client_credentials_issue_an_mde_shaped_token() {
     assert_eq!(head["kid"], head["x5t"]);
     let claims = claims(token);
     assert_eq!(claims.aud, "https://api.securitycenter.microsoft.com");
-    assert_eq!(
-        claims.iss,
-        format!("https://sts.windows.net/{}/", server.tenant())
-    );
+    assert_eq!(claims.iss, format!("https://sts.windows.net/{}/", server.tenant()));
     assert_eq!(claims.tid, server.tenant());
     assert_eq!(claims.appid.as_deref(), Some(c.client_id.as_str()));
     assert_eq!(claims.ver.as_deref(), Some("1.0"));
@@ -120,10 +112,7 @@ async fn v1_tokens_answer_in_strings_and_every_resource_alias_is_an_audience() {
         assert_eq!(claims(token).aud, resource);
         // And the API accepts it.
         let machine = server
-            .get(
-                &format!("/api/alerts/{}/machine", server.sample_alert()),
-                Some(token),
-            )
+            .get(&format!("/api/alerts/{}/machine", server.sample_alert()), Some(token))
             .await;
         assert_eq!(machine.status(), 200, "{resource}");
 
@@ -158,10 +147,7 @@ async fn basic_authentication_and_domain_tenants_work() {
         .unwrap();
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
-    assert_eq!(
-        claims(body["access_token"].as_str().unwrap()).tid,
-        server.tenant()
-    );
+    assert_eq!(claims(body["access_token"].as_str().unwrap()).tid, server.tenant());
 }
 
 async fn entra_error(response: reqwest::Response, status: u16, error: &str, code: u64) -> Value {
@@ -174,10 +160,7 @@ async fn entra_error(response: reqwest::Response, status: u16, error: &str, code
     assert_eq!(body["error"], error, "{body}");
     assert_eq!(body["error_codes"], serde_json::json!([code]), "{body}");
     let description = body["error_description"].as_str().unwrap();
-    assert!(
-        description.starts_with(&format!("AADSTS{code}: ")),
-        "{description}"
-    );
+    assert!(description.starts_with(&format!("AADSTS{code}: ")), "{description}");
     assert!(
         description.contains("\r\nTrace ID: ") && description.contains("\r\nCorrelation ID: "),
         "{description}"
@@ -191,15 +174,7 @@ async fn entra_error(response: reqwest::Response, status: u16, error: &str, code
 }
 
 /// (case, tenant, endpoint, form, HTTP status, OAuth error, AADSTS code)
-type Refusal<'a> = (
-    &'a str,
-    &'a str,
-    &'a str,
-    Vec<(String, String)>,
-    u16,
-    &'a str,
-    u64,
-);
+type Refusal<'a> = (&'a str, &'a str, &'a str, Vec<(String, String)>, u16, &'a str, u64);
 
 /// A token request form; `None` values are left out.
 fn form(fields: &[(&str, Option<&str>)]) -> Vec<(String, String)> {
@@ -221,14 +196,9 @@ async fn token_errors_carry_entra_codes_and_statuses() {
     )
     .await
     .unwrap();
-    let foreign = openmde::bootstrap::create_app(
-        store.as_ref(),
-        &other,
-        "fabrikam",
-        &["Machine.Read.All".into()],
-    )
-    .await
-    .unwrap();
+    let foreign = openmde::bootstrap::create_app(store.as_ref(), &other, "fabrikam", &["Machine.Read.All".into()])
+        .await
+        .unwrap();
     let c = &server.credentials;
     let (id, secret) = (Some(c.client_id.as_str()), Some(c.client_secret.as_str()));
     let scope = Some("https://api.securitycenter.microsoft.com/.default");
@@ -237,19 +207,31 @@ async fn token_errors_carry_entra_codes_and_statuses() {
     let own = server.tenant();
     let v2 = "oauth2/v2.0/token";
     let v1 = "oauth2/token";
-    let two_scopes =
-        "https://api.securitycenter.microsoft.com/.default https://graph.microsoft.com/.default";
+    let two_scopes = "https://api.securitycenter.microsoft.com/.default https://graph.microsoft.com/.default";
+    let creds = |client: Option<&str>, secret: Option<&str>, scope: Option<&str>| {
+        form(&[
+            ("grant_type", cc),
+            ("client_id", client),
+            ("client_secret", secret),
+            ("scope", scope),
+        ])
+    };
+    let v1_creds = |resource: Option<&str>| {
+        form(&[
+            ("grant_type", cc),
+            ("client_id", id),
+            ("client_secret", secret),
+            ("resource", resource),
+        ])
+    };
+    let (foreign_id, foreign_secret) = (Some(foreign.client_id.as_str()), Some(foreign.client_secret.as_str()));
+    let delegated = Some("https://api.securitycenter.microsoft.com/Machine.Read");
     let cases: Vec<Refusal> = vec![
         (
             "domain unknown",
             "nosuchtenant.onmicrosoft.com",
             v2,
-            form(&[
-                ("grant_type", cc),
-                ("client_id", id),
-                ("client_secret", secret),
-                ("scope", scope),
-            ]),
+            creds(id, secret, scope),
             400,
             "invalid_tenant",
             90002,
@@ -258,12 +240,7 @@ async fn token_errors_carry_entra_codes_and_statuses() {
             "GUID unknown",
             unknown,
             v2,
-            form(&[
-                ("grant_type", cc),
-                ("client_id", id),
-                ("client_secret", secret),
-                ("scope", scope),
-            ]),
+            creds(id, secret, scope),
             400,
             "invalid_tenant",
             90002,
@@ -272,12 +249,7 @@ async fn token_errors_carry_entra_codes_and_statuses() {
             "common",
             "common",
             v2,
-            form(&[
-                ("grant_type", cc),
-                ("client_id", id),
-                ("client_secret", secret),
-                ("scope", scope),
-            ]),
+            creds(id, secret, scope),
             400,
             "invalid_request",
             50059,
@@ -286,26 +258,16 @@ async fn token_errors_carry_entra_codes_and_statuses() {
             "unknown client",
             own,
             v2,
-            form(&[
-                ("grant_type", cc),
-                ("client_id", Some(unknown)),
-                ("client_secret", secret),
-                ("scope", scope),
-            ]),
+            creds(Some(unknown), secret, scope),
             400,
             "unauthorized_client",
             700016,
         ),
         (
-            "client of another tenant",
+            "foreign client",
             own,
             v2,
-            form(&[
-                ("grant_type", cc),
-                ("client_id", Some(&foreign.client_id)),
-                ("client_secret", Some(&foreign.client_secret)),
-                ("scope", scope),
-            ]),
+            creds(foreign_id, foreign_secret, scope),
             400,
             "unauthorized_client",
             700016,
@@ -314,12 +276,7 @@ async fn token_errors_carry_entra_codes_and_statuses() {
             "client id not a GUID",
             own,
             v2,
-            form(&[
-                ("grant_type", cc),
-                ("client_id", Some("not-a-guid")),
-                ("client_secret", secret),
-                ("scope", scope),
-            ]),
+            creds(Some("x"), secret, scope),
             400,
             "invalid_request",
             700038,
@@ -328,11 +285,7 @@ async fn token_errors_carry_entra_codes_and_statuses() {
             "no client id",
             own,
             v2,
-            form(&[
-                ("grant_type", cc),
-                ("client_secret", secret),
-                ("scope", scope),
-            ]),
+            creds(None, secret, scope),
             400,
             "invalid_request",
             900144,
@@ -341,12 +294,7 @@ async fn token_errors_carry_entra_codes_and_statuses() {
             "wrong secret",
             own,
             v2,
-            form(&[
-                ("grant_type", cc),
-                ("client_id", id),
-                ("client_secret", Some("wrong")),
-                ("scope", scope),
-            ]),
+            creds(id, Some("wrong"), scope),
             401,
             "invalid_client",
             7000215,
@@ -355,7 +303,7 @@ async fn token_errors_carry_entra_codes_and_statuses() {
             "no secret",
             own,
             v2,
-            form(&[("grant_type", cc), ("client_id", id), ("scope", scope)]),
+            creds(id, None, scope),
             401,
             "invalid_client",
             7000218,
@@ -364,15 +312,7 @@ async fn token_errors_carry_entra_codes_and_statuses() {
             "delegated scope",
             own,
             v2,
-            form(&[
-                ("grant_type", cc),
-                ("client_id", id),
-                ("client_secret", secret),
-                (
-                    "scope",
-                    Some("https://api.securitycenter.microsoft.com/Machine.Read"),
-                ),
-            ]),
+            creds(id, secret, delegated),
             400,
             "invalid_scope",
             1002012,
@@ -381,12 +321,7 @@ async fn token_errors_carry_entra_codes_and_statuses() {
             "two scopes",
             own,
             v2,
-            form(&[
-                ("grant_type", cc),
-                ("client_id", id),
-                ("client_secret", secret),
-                ("scope", Some(two_scopes)),
-            ]),
+            creds(id, secret, Some(two_scopes)),
             400,
             "invalid_scope",
             1002012,
@@ -395,12 +330,7 @@ async fn token_errors_carry_entra_codes_and_statuses() {
             "unknown resource",
             own,
             v2,
-            form(&[
-                ("grant_type", cc),
-                ("client_id", id),
-                ("client_secret", secret),
-                ("scope", Some("https://graph.microsoft.com/.default")),
-            ]),
+            creds(id, secret, Some("https://graph.microsoft.com/.default")),
             400,
             "invalid_resource",
             500011,
@@ -409,11 +339,7 @@ async fn token_errors_carry_entra_codes_and_statuses() {
             "no scope",
             own,
             v2,
-            form(&[
-                ("grant_type", cc),
-                ("client_id", id),
-                ("client_secret", secret),
-            ]),
+            creds(id, secret, None),
             400,
             "invalid_request",
             900144,
@@ -422,12 +348,7 @@ async fn token_errors_carry_entra_codes_and_statuses() {
             "password grant",
             own,
             v2,
-            form(&[
-                ("grant_type", Some("password")),
-                ("client_id", id),
-                ("client_secret", secret),
-                ("scope", scope),
-            ]),
+            form(&[("grant_type", Some("password")), ("client_id", id), ("scope", scope)]),
             400,
             "unsupported_grant_type",
             70003,
@@ -436,11 +357,7 @@ async fn token_errors_carry_entra_codes_and_statuses() {
             "no grant",
             own,
             v2,
-            form(&[
-                ("client_id", id),
-                ("client_secret", secret),
-                ("scope", scope),
-            ]),
+            form(&[("client_id", id), ("client_secret", secret), ("scope", scope)]),
             400,
             "invalid_request",
             900144,
@@ -449,12 +366,7 @@ async fn token_errors_carry_entra_codes_and_statuses() {
             "v1 unknown resource",
             own,
             v1,
-            form(&[
-                ("grant_type", cc),
-                ("client_id", id),
-                ("client_secret", secret),
-                ("resource", Some("https://vault.azure.net")),
-            ]),
+            v1_creds(Some("https://vault.azure.net")),
             400,
             "invalid_resource",
             500011,
@@ -463,11 +375,7 @@ async fn token_errors_carry_entra_codes_and_statuses() {
             "v1 no resource",
             own,
             v1,
-            form(&[
-                ("grant_type", cc),
-                ("client_id", id),
-                ("client_secret", secret),
-            ]),
+            v1_creds(None),
             400,
             "invalid_request",
             900144,
@@ -512,10 +420,7 @@ async fn discovery_documents_point_at_this_server() {
     let tid = server.tenant();
     for tenant in [tid, "contoso.onmicrosoft.com", "CONTOSO.onmicrosoft.com"] {
         let v2: Value = server
-            .get(
-                &format!("/{tenant}/v2.0/.well-known/openid-configuration"),
-                None,
-            )
+            .get(&format!("/{tenant}/v2.0/.well-known/openid-configuration"), None)
             .await
             .json()
             .await
@@ -533,10 +438,7 @@ async fn discovery_documents_point_at_this_server() {
             v2["device_authorization_endpoint"],
             format!("{origin}/{tid}/oauth2/v2.0/devicecode")
         );
-        assert_eq!(
-            v2["jwks_uri"],
-            format!("{origin}/{tid}/discovery/v2.0/keys")
-        );
+        assert_eq!(v2["jwks_uri"], format!("{origin}/{tid}/discovery/v2.0/keys"));
         assert_eq!(v2["issuer"], format!("{origin}/{tid}/v2.0"));
     }
     let v1: Value = server

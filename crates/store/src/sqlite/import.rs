@@ -40,10 +40,7 @@ impl SqliteImport {
 
     fn upsert_one(&mut self, record: StoredRecord) -> rusqlite::Result<()> {
         match record.columns {
-            Columns::Machine {
-                dns_name,
-                last_seen,
-            } => {
+            Columns::Machine { dns_name, last_seen } => {
                 self.conn.prepare_cached(UPSERT_MACHINE)?.execute(params![
                     self.tenant.0,
                     record.id,
@@ -86,9 +83,7 @@ impl Import for SqliteImport {
 
     async fn commit(self: Box<Self>) -> Result<ImportCounts> {
         self.conn.execute_batch("COMMIT")?;
-        self.store
-            .generation
-            .fetch_add(1, std::sync::atomic::Ordering::Release);
+        self.store.generation.fetch_add(1, std::sync::atomic::Ordering::Release);
         // Move the imported pages from the WAL into the database file now, as far as open
         // readers allow, without waiting for them.
         let _ = self.conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)");

@@ -28,10 +28,7 @@ use async_trait::async_trait;
 use openmde_model::Timestamp;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
-use crate::{
-    AlertMachine, AppRegistration, Import, Result, SigningKeyRecord, Store, StoreError, Tenant,
-    TenantKey,
-};
+use crate::{AlertMachine, AppRegistration, Import, Result, SigningKeyRecord, Store, StoreError, Tenant, TenantKey};
 
 pub struct SqliteStore {
     inner: Arc<Inner>,
@@ -76,18 +73,15 @@ impl From<rusqlite::Error> for StoreError {
     fn from(error: rusqlite::Error) -> Self {
         use rusqlite::ErrorCode::{CannotOpen, DatabaseBusy, DatabaseLocked};
         match &error {
-            rusqlite::Error::SqliteFailure(e, _)
-                if matches!(e.code, DatabaseBusy | DatabaseLocked | CannotOpen) =>
-            {
+            rusqlite::Error::SqliteFailure(e, _) if matches!(e.code, DatabaseBusy | DatabaseLocked | CannotOpen) => {
                 StoreError::Unavailable(error.to_string())
             }
-            rusqlite::Error::SqliteFailure(e, _)
-                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
-            {
+            rusqlite::Error::SqliteFailure(e, _) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
                 StoreError::Conflict(error.to_string())
             }
-            rusqlite::Error::FromSqlConversionFailure(..)
-            | rusqlite::Error::InvalidColumnType(..) => StoreError::Corrupt(error.to_string()),
+            rusqlite::Error::FromSqlConversionFailure(..) | rusqlite::Error::InvalidColumnType(..) => {
+                StoreError::Corrupt(error.to_string())
+            }
             _ => StoreError::Backend(error.to_string()),
         }
     }
@@ -103,19 +97,14 @@ fn configure_sqlite_once() {
         // initialised already (another library opened a database), it returns SQLITE_MISUSE and
         // changes nothing, which is harmless.
         unsafe {
-            rusqlite::ffi::sqlite3_config(
-                rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS,
-                0 as std::ffi::c_int,
-            );
+            rusqlite::ffi::sqlite3_config(rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS, 0 as std::ffi::c_int);
         }
     });
 }
 
 fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     configure_sqlite_once();
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-        | OpenFlags::SQLITE_OPEN_CREATE
-        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.execute_batch(
@@ -135,14 +124,7 @@ impl SqliteStore {
         // One reader per core (tokio runs a worker per core), and a spare.
         let reader_count = std::thread::available_parallelism().map_or(2, |n| n.get()) + 1;
         let readers = (0..reader_count)
-            .map(|_| {
-                open_connection(path).map(|conn| {
-                    Mutex::new(Reader {
-                        conn,
-                        snapshot: None,
-                    })
-                })
-            })
+            .map(|_| open_connection(path).map(|conn| Mutex::new(Reader { conn, snapshot: None })))
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let inner = Arc::new(Inner {
             path: path.to_path_buf(),
@@ -165,23 +147,16 @@ impl SqliteStore {
         self.read_within(Duration::ZERO, f)
     }
 
-    fn read_within<T>(
-        &self,
-        max_age: Duration,
-        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
-    ) -> Result<T> {
+    fn read_within<T>(&self, max_age: Duration, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
         let readers = &self.inner.readers;
         let start = self.inner.next_reader.fetch_add(1, Ordering::Relaxed);
-        let free =
-            (0..readers.len()).find_map(|i| readers[(start + i) % readers.len()].try_lock().ok());
+        let free = (0..readers.len()).find_map(|i| readers[(start + i) % readers.len()].try_lock().ok());
         let mut reader = match free {
             Some(reader) => reader,
             None => lock(&readers[start % readers.len()]),
         };
         let generation = self.inner.generation.load(Ordering::Acquire);
-        let outcome = reader
-            .refresh(generation, max_age)
-            .and_then(|()| f(&reader.conn));
+        let outcome = reader.refresh(generation, max_age).and_then(|()| f(&reader.conn));
         if outcome.is_err() {
             // Start over with a fresh snapshot next time; the failure is the caller's to report.
             reader.snapshot = None;
@@ -201,11 +176,9 @@ impl SqliteStore {
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T> {
         let inner = Arc::clone(&self.inner);
-        let outcome = tokio::task::spawn_blocking(move || {
-            f(&mut lock(&inner.writer)).map_err(StoreError::from)
-        })
-        .await
-        .map_err(|e| StoreError::Backend(format!("write task failed: {e}")))?;
+        let outcome = tokio::task::spawn_blocking(move || f(&mut lock(&inner.writer)).map_err(StoreError::from))
+            .await
+            .map_err(|e| StoreError::Backend(format!("write task failed: {e}")))?;
         self.written();
         outcome
     }
@@ -242,9 +215,7 @@ fn release_idle_snapshots(inner: std::sync::Weak<Inner>) {
 
 /// A poisoned lock only means another thread panicked mid-query; the connection is still sound.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn tenant_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Tenant> {
@@ -260,28 +231,21 @@ fn tenant_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Tenant> {
 impl Store for SqliteStore {
     async fn tenants(&self) -> Result<Vec<Tenant>> {
         self.read_fresh(|conn| {
-            let mut stmt =
-                conn.prepare_cached("SELECT key, id, name, domain FROM tenants ORDER BY key")?;
+            let mut stmt = conn.prepare_cached("SELECT key, id, name, domain FROM tenants ORDER BY key")?;
             stmt.query_map([], tenant_from_row)?.collect()
         })
     }
 
     async fn tenant(&self, id_or_domain: &str) -> Result<Option<Tenant>> {
         self.read_fresh(|conn| {
-            conn.prepare_cached(
-                "SELECT key, id, name, domain FROM tenants WHERE id = lower(?1) OR domain = ?1",
-            )?
-            .query_row([id_or_domain], tenant_from_row)
-            .optional()
+            conn.prepare_cached("SELECT key, id, name, domain FROM tenants WHERE id = lower(?1) OR domain = ?1")?
+                .query_row([id_or_domain], tenant_from_row)
+                .optional()
         })
     }
 
     async fn create_tenant(&self, id: &str, name: &str, domain: &str) -> Result<Tenant> {
-        let (id, name, domain) = (
-            id.to_ascii_lowercase(),
-            name.to_string(),
-            domain.to_string(),
-        );
+        let (id, name, domain) = (id.to_ascii_lowercase(), name.to_string(), domain.to_string());
         self.write(move |conn| {
             conn.execute(
                 "INSERT INTO tenants (id, name, domain, created) VALUES (?1, ?2, ?3, ?4)",
@@ -303,7 +267,14 @@ impl Store for SqliteStore {
                 "SELECT client_id, tenant, object_id, name, secret_sha256, roles FROM apps WHERE client_id = lower(?1)",
             )?
             .query_row([client_id], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get::<_, Vec<u8>>(4)?, row.get::<_, String>(5)?))
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                    row.get::<_, Vec<u8>>(4)?,
+                    row.get::<_, String>(5)?,
+                ))
             })
             .optional()
         })?;
@@ -313,8 +284,7 @@ impl Store for SqliteStore {
         let secret_sha256 = secret
             .try_into()
             .map_err(|_| StoreError::Corrupt("app secret hash length".into()))?;
-        let roles = serde_json::from_str(&roles)
-            .map_err(|e| StoreError::Corrupt(format!("app roles: {e}")))?;
+        let roles = serde_json::from_str(&roles).map_err(|e| StoreError::Corrupt(format!("app roles: {e}")))?;
         Ok(Some(AppRegistration {
             client_id,
             tenant: TenantKey(tenant),
@@ -327,13 +297,20 @@ impl Store for SqliteStore {
 
     async fn create_app(&self, app: &AppRegistration) -> Result<()> {
         let app = app.clone();
-        let roles =
-            serde_json::to_string(&app.roles).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let roles = serde_json::to_string(&app.roles).map_err(|e| StoreError::Backend(e.to_string()))?;
         self.write(move |conn| {
             conn.execute(
                 "INSERT INTO apps (client_id, tenant, object_id, name, secret_sha256, roles, created)
                  VALUES (lower(?1), ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![app.client_id, app.tenant.0, app.object_id, app.name, &app.secret_sha256[..], roles, Timestamp::now().0],
+                params![
+                    app.client_id,
+                    app.tenant.0,
+                    app.object_id,
+                    app.name,
+                    &app.secret_sha256[..],
+                    roles,
+                    Timestamp::now().0
+                ],
             )
             .map(drop)
         })
@@ -342,8 +319,9 @@ impl Store for SqliteStore {
 
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
         self.read_fresh(|conn| {
-            let mut stmt = conn
-                .prepare_cached("SELECT kid, private_key_pem, certificate_der, created FROM signing_keys ORDER BY created")?;
+            let mut stmt = conn.prepare_cached(
+                "SELECT kid, private_key_pem, certificate_der, created FROM signing_keys ORDER BY created",
+            )?;
             stmt.query_map([], |row| {
                 Ok(SigningKeyRecord {
                     kid: row.get(0)?,
@@ -368,12 +346,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn alert_machine(
-        &self,
-        tenant: TenantKey,
-        alert_id: &str,
-        updated_since: Timestamp,
-    ) -> Result<AlertMachine> {
+    async fn alert_machine(&self, tenant: TenantKey, alert_id: &str, updated_since: Timestamp) -> Result<AlertMachine> {
         let row: Option<(Option<String>, Option<String>)> = self.read(|conn| {
             conn.prepare_cached(
                 "SELECT a.machine_id, m.doc FROM alerts a INDEXED BY alerts_machine
@@ -395,10 +368,96 @@ impl Store for SqliteStore {
 
     async fn begin_import(&self, tenant: TenantKey) -> Result<Box<dyn Import>> {
         let inner = Arc::clone(&self.inner);
-        let import =
-            tokio::task::spawn_blocking(move || import::SqliteImport::begin(inner, tenant))
-                .await
-                .map_err(|e| StoreError::Backend(format!("import task failed: {e}")))??;
+        let import = tokio::task::spawn_blocking(move || import::SqliteImport::begin(inner, tenant))
+            .await
+            .map_err(|e| StoreError::Backend(format!("import task failed: {e}")))??;
         Ok(Box::new(import))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Columns, StoredRecord};
+
+    fn machine(id: &str) -> StoredRecord {
+        StoredRecord {
+            id: id.into(),
+            doc: format!("{{\"id\":\"{id}\"}}"),
+            columns: Columns::Machine {
+                dns_name: None,
+                last_seen: None,
+            },
+        }
+    }
+
+    fn alert(id: &str, machine_id: &str) -> StoredRecord {
+        StoredRecord {
+            id: id.into(),
+            doc: format!("{{\"id\":\"{id}\"}}"),
+            columns: Columns::Alert {
+                machine_id: Some(machine_id.into()),
+                last_update: None,
+                evidence: "[]".into(),
+            },
+        }
+    }
+
+    async fn import(store: &SqliteStore, tenant: TenantKey, records: Vec<StoredRecord>) {
+        let mut import = store.begin_import(tenant).await.unwrap();
+        import.upsert(records).await.unwrap();
+        import.commit().await.unwrap();
+    }
+
+    async fn found(store: &SqliteStore, tenant: TenantKey, alert: &str) -> AlertMachine {
+        store.alert_machine(tenant, alert, Timestamp(0)).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn own_writes_are_seen_at_once_and_other_processes_within_the_snapshot_age() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let store = SqliteStore::open(&path).unwrap();
+        let tenant = store.create_tenant("t", "T", "t.example").await.unwrap().key;
+        assert_eq!(found(&store, tenant, "a1").await, AlertMachine::AlertNotFound);
+        import(&store, tenant, vec![machine("m1"), alert("a1", "m1")]).await;
+        assert_eq!(
+            found(&store, tenant, "a1").await,
+            AlertMachine::Found("{\"id\":\"m1\"}".into())
+        );
+
+        // Another handle on the same file stands for another process.
+        let other = SqliteStore::open(&path).unwrap();
+        import(&other, tenant, vec![alert("a2", "m1")]).await;
+        let deadline = Instant::now() + SNAPSHOT_MAX_AGE * 4;
+        while found(&store, tenant, "a2").await == AlertMachine::AlertNotFound {
+            assert!(Instant::now() < deadline, "the other process's import stayed unseen");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // Registry lookups are never stale.
+        other.create_tenant("u", "U", "u.example").await.unwrap();
+        assert!(store.tenant("u.example").await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn an_import_not_committed_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("db")).unwrap();
+        let tenant = store.create_tenant("t", "T", "t.example").await.unwrap().key;
+        import(&store, tenant, vec![machine("m1"), alert("a1", "m1")]).await;
+        let mut abandoned = store.begin_import(tenant).await.unwrap();
+        abandoned
+            .upsert(vec![alert("a1", "m-other"), alert("a2", "m1")])
+            .await
+            .unwrap();
+        drop(abandoned);
+        assert_eq!(
+            found(&store, tenant, "a1").await,
+            AlertMachine::Found("{\"id\":\"m1\"}".into())
+        );
+        assert_eq!(found(&store, tenant, "a2").await, AlertMachine::AlertNotFound);
+        // And the store takes writes again.
+        import(&store, tenant, vec![alert("a3", "m1")]).await;
+        assert!(matches!(found(&store, tenant, "a3").await, AlertMachine::Found(_)));
     }
 }

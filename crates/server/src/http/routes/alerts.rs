@@ -30,11 +30,7 @@ pub async fn alert_machine(
     {
         AlertMachine::Found(machine) => Ok(entity_response(&origin, "Machines", &machine)),
         AlertMachine::AlertNotFound => Err(ApiError::resource_not_found("Alert", &alert_id)),
-        AlertMachine::AlertHasNoMachine => {
-            Err(ApiError::resource_not_found("Machine of alert", &alert_id))
-        }
-        AlertMachine::MachineNotFound { machine_id } => {
-            Err(ApiError::resource_not_found("Machine", &machine_id))
-        }
+        AlertMachine::AlertHasNoMachine => Err(ApiError::resource_not_found("Machine of alert", &alert_id)),
+        AlertMachine::MachineNotFound { machine_id } => Err(ApiError::resource_not_found("Machine", &machine_id)),
     }
 }

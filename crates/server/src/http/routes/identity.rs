@@ -82,16 +82,9 @@ async fn discovery(
         for (name, value) in [
             (
                 "token_endpoint_auth_methods_supported",
-                json!([
-                    "client_secret_post",
-                    "private_key_jwt",
-                    "client_secret_basic"
-                ]),
+                json!(["client_secret_post", "private_key_jwt", "client_secret_basic"]),
             ),
-            (
-                "response_modes_supported",
-                json!(["query", "fragment", "form_post"]),
-            ),
+            ("response_modes_supported", json!(["query", "fragment", "form_post"])),
             ("subject_types_supported", json!(["pairwise"])),
             ("id_token_signing_alg_values_supported", json!(["RS256"])),
             ("tenant_region_scope", json!("NA")),
@@ -159,17 +152,8 @@ pub async fn openid_configuration_v1(
 }
 
 /// `GET /{tenant}/discovery/v2.0/keys`, `/{tenant}/discovery/keys`, `/discovery/keys`.
-pub async fn jwks(
-    State(state): State<Arc<AppState>>,
-    RequestOrigin(origin): RequestOrigin,
-) -> Response {
-    Json(
-        state
-            .issuer
-            .keys()
-            .jwks(&format!("{origin}/{{tenantid}}/v2.0")),
-    )
-    .into_response()
+pub async fn jwks(State(state): State<Arc<AppState>>, RequestOrigin(origin): RequestOrigin) -> Response {
+    Json(state.issuer.keys().jwks(&format!("{origin}/{{tenantid}}/v2.0"))).into_response()
 }
 
 /// `POST /{tenant}/oauth2/v2.0/token`
@@ -229,10 +213,7 @@ async fn grant(
         request.client_id.get_or_insert(client_id);
         request.client_secret.get_or_insert(secret);
     }
-    state
-        .issuer
-        .grant(tenant, version, &request, now_unix())
-        .await
+    state.issuer.grant(tenant, version, &request, now_unix()).await
 }
 
 /// `Authorization: Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 §2.3.1).
@@ -242,9 +223,7 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let (id, secret) = text.split_once(':')?;
     let unescape = |s: &str| {
