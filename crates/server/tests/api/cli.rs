@@ -232,3 +232,34 @@ async fn an_import_killed_midway_leaves_the_store_as_it_was() {
     let token = server.token().await;
     assert_eq!(server.machine_status(server.sample_alert(), &token).await, 200);
 }
+
+#[tokio::test]
+async fn a_certificate_of_your_own_replaces_the_local_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["mde.corp.example".to_string()]).unwrap();
+    params.is_ca = rcgen::IsCa::NoCa;
+    let own = params.self_signed(&key).unwrap();
+    let (cert_path, key_path) = (dir.path().join("own.pem"), dir.path().join("own-key.pem"));
+    std::fs::write(&cert_path, own.pem()).unwrap();
+    std::fs::write(&key_path, key.serialize_pem()).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let server = TestServer::start_in(data, |o| o.tls_cert = Some((cert_path, key_path))).await;
+    let client = crate::helpers::client_trusting(own.pem().as_bytes(), &[("mde.corp.example", server.https)]);
+    let url = format!(
+        "https://mde.corp.example:{}/{}/v2.0/.well-known/openid-configuration",
+        server.https.port(),
+        server.tenant()
+    );
+    let discovery: Value = client.get(url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        discovery["token_endpoint"],
+        format!(
+            "https://mde.corp.example:{}/{}/oauth2/v2.0/token",
+            server.https.port(),
+            server.tenant()
+        )
+    );
+    // No local CA is made when the user brings a certificate.
+    assert!(!server.dir.path().join("tls/ca.pem").exists());
+}
