@@ -12,6 +12,8 @@ use crate::http::error::ApiError;
 /// Names of the rate-limited APIs, as used by `--rate-limit`.
 pub mod api {
     pub const ALERT_MACHINE: &str = "alerts.machine";
+    pub const ALERT: &str = "alerts.get";
+    pub const MACHINE: &str = "machines.get";
 }
 
 /// Per-API limits. MDE states them per API: "100 calls per minute and 1500 calls per hour".

@@ -11,7 +11,7 @@ mod types;
 
 pub use document::{Columns, StoredRecord};
 pub use error::StoreError;
-pub use types::{AlertMachine, AppRegistration, ImportCounts, SigningKeyRecord, Tenant, TenantKey};
+pub use types::{AlertDocument, AlertMachine, AppRegistration, ImportCounts, SigningKeyRecord, Tenant, TenantKey};
 
 use async_trait::async_trait;
 use openmde_model::Timestamp;
@@ -34,6 +34,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// The machine of an alert last updated at or after `updated_since`.
     async fn alert_machine(&self, tenant: TenantKey, alert_id: &str, updated_since: Timestamp) -> Result<AlertMachine>;
+
+    /// An alert last updated at or after `updated_since`: its document and its evidence array.
+    async fn alert(&self, tenant: TenantKey, alert_id: &str, updated_since: Timestamp)
+    -> Result<Option<AlertDocument>>;
+
+    /// A machine by id or, failing that, by computer DNS name (case-insensitive), if it was last
+    /// seen at or after `seen_since` (machines never seen are kept).
+    async fn machine(&self, tenant: TenantKey, id_or_name: &str, seen_since: Timestamp) -> Result<Option<String>>;
 
     /// Starts an import into one tenant: nothing of it is visible, or kept, until `commit`.
     async fn begin_import(&self, tenant: TenantKey) -> Result<Box<dyn Import>>;

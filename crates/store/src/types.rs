@@ -51,3 +51,10 @@ pub struct ImportCounts {
     pub machines: u64,
     pub alerts: u64,
 }
+
+/// An alert as stored: the canonical document (with `"evidence": []`) and the evidence array.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertDocument {
+    pub doc: String,
+    pub evidence: String,
+}

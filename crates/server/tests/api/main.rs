@@ -3,6 +3,7 @@
 
 mod alert_machine;
 mod cli;
+mod entities;
 mod helpers;
 mod import;
 mod tokens;

@@ -34,6 +34,7 @@ CREATE TABLE machines (
     doc       TEXT NOT NULL,
     PRIMARY KEY (tenant, id)
 ) WITHOUT ROWID;
+CREATE INDEX machines_by_dns_name ON machines (tenant, dns_name COLLATE NOCASE);
 
 CREATE TABLE alerts (
     tenant      INTEGER NOT NULL REFERENCES tenants (key),

@@ -28,7 +28,10 @@ use async_trait::async_trait;
 use openmde_model::Timestamp;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
-use crate::{AlertMachine, AppRegistration, Import, Result, SigningKeyRecord, Store, StoreError, Tenant, TenantKey};
+use crate::{
+    AlertDocument, AlertMachine, AppRegistration, Import, Result, SigningKeyRecord, Store, StoreError, Tenant,
+    TenantKey,
+};
 
 pub struct SqliteStore {
     inner: Arc<Inner>,
@@ -363,6 +366,41 @@ impl Store for SqliteStore {
             Some((None, _)) => AlertMachine::AlertHasNoMachine,
             Some((Some(machine_id), None)) => AlertMachine::MachineNotFound { machine_id },
             Some((Some(_), Some(doc))) => AlertMachine::Found(doc),
+        })
+    }
+
+    async fn alert(
+        &self,
+        tenant: TenantKey,
+        alert_id: &str,
+        updated_since: Timestamp,
+    ) -> Result<Option<AlertDocument>> {
+        self.read(|conn| {
+            conn.prepare_cached(
+                "SELECT doc, evidence FROM alerts WHERE tenant = +?1 AND id = +?2 AND last_update >= +?3",
+            )?
+            .query_row(params![tenant.0, alert_id, updated_since.0], |row| {
+                Ok(AlertDocument {
+                    doc: row.get(0)?,
+                    evidence: row.get(1)?,
+                })
+            })
+            .optional()
+        })
+    }
+
+    async fn machine(&self, tenant: TenantKey, id_or_name: &str, seen_since: Timestamp) -> Result<Option<String>> {
+        self.read(|conn| {
+            conn.prepare_cached(
+                "SELECT doc FROM (
+                     SELECT doc, last_seen, 0 AS rank FROM machines WHERE tenant = +?1 AND id = +?2
+                     UNION ALL
+                     SELECT doc, last_seen, 1 FROM machines INDEXED BY machines_by_dns_name
+                     WHERE tenant = +?1 AND dns_name = +?2 COLLATE NOCASE
+                 ) WHERE last_seen IS NULL OR last_seen >= +?3 ORDER BY rank LIMIT 1",
+            )?
+            .query_row(params![tenant.0, id_or_name, seen_since.0], |row| row.get(0))
+            .optional()
         })
     }
 

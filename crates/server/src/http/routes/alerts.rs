@@ -7,11 +7,40 @@ use axum::response::Response;
 use openmde_model::Timestamp;
 use openmde_store::AlertMachine;
 
-use crate::http::auth::{Authenticated, MACHINE_READ};
+use crate::http::auth::{ALERT_READ, Authenticated, MACHINE_READ};
 use crate::http::error::ApiError;
 use crate::http::extract::ApiPath;
 use crate::http::odata::{RequestOrigin, entity_response};
 use crate::state::{AppState, api};
+
+/// `GET /api/alerts/{id}`: the alert, with its evidence (as the documentation's example shows).
+pub async fn get_alert(
+    State(state): State<Arc<AppState>>,
+    auth: Authenticated,
+    origin: RequestOrigin,
+    ApiPath(alert_id): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    let caller = auth.require(&ALERT_READ)?;
+    state.count_call(caller, api::ALERT).await?;
+    let updated_since = Timestamp::now().minus_days(state.retention_days);
+    let stored = state
+        .store
+        .alert(caller.tenant, &alert_id, updated_since)
+        .await?
+        .ok_or_else(|| ApiError::resource_not_found("Alert", &alert_id))?;
+    let document = with_evidence(&stored).ok_or_else(|| {
+        tracing::error!(alert = %alert_id, "stored alert is not valid JSON");
+        ApiError::internal()
+    })?;
+    Ok(entity_response(&origin, "Alerts", &document))
+}
+
+/// The stored document with its evidence put back in place.
+fn with_evidence(stored: &openmde_store::AlertDocument) -> Option<String> {
+    let mut alert: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&stored.doc).ok()?;
+    alert.insert("evidence".into(), serde_json::from_str(&stored.evidence).ok()?);
+    serde_json::to_string(&alert).ok()
+}
 
 /// `GET /api/alerts/{id}/machine`: the machine the alert was raised on.
 pub async fn alert_machine(

@@ -2,6 +2,8 @@
 
 pub mod alerts;
 pub mod identity;
+pub mod machines;
+pub mod service;
 
 use std::sync::Arc;
 
@@ -12,7 +14,12 @@ use crate::http::error::ApiError;
 use crate::state::AppState;
 
 fn mde_api() -> Router<Arc<AppState>> {
-    Router::new().route("/alerts/{id}/machine", get(alerts::alert_machine))
+    Router::new()
+        .route("/", get(service::service_document))
+        .route("/$metadata", get(service::metadata))
+        .route("/alerts/{id}", get(alerts::get_alert))
+        .route("/alerts/{id}/machine", get(alerts::alert_machine))
+        .route("/machines/{id}", get(machines::get_machine))
 }
 
 fn entra() -> Router<Arc<AppState>> {

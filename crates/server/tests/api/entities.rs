@@ -1,0 +1,142 @@
+//! `GET /api/alerts/{id}`, `GET /api/machines/{id}`, the service document and `$metadata`.
+
+use openmde_model::schema::{ALERT, MACHINE};
+use openmde_model::{EntityKind, Record, Timestamp};
+use serde_json::{Map, Value, json};
+
+use crate::helpers::{TestServer, assert_mde_error};
+
+async fn import(server: &TestServer, kind: EntityKind, values: Vec<Value>) {
+    let store = server.store();
+    let tenant = store.tenant(server.tenant()).await.unwrap().unwrap();
+    let mut import = store.begin_import(tenant.key).await.unwrap();
+    let records = values
+        .into_iter()
+        .map(|v| Record::new(kind, v.as_object().unwrap().clone()).unwrap().into())
+        .collect();
+    import.upsert(records).await.unwrap();
+    import.commit().await.unwrap();
+}
+
+fn keys(body: &Map<String, Value>) -> Vec<&str> {
+    body.keys().map(String::as_str).collect()
+}
+
+#[tokio::test]
+async fn an_alert_comes_whole_with_its_evidence() {
+    let server = TestServer::start().await;
+    let token = server.token().await;
+    let response = server
+        .get(&format!("/api/alerts/{}", server.sample_alert()), Some(&token))
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["odata-version"], "4.0");
+    let body: Map<String, Value> = response.json().await.unwrap();
+    let mut expected = vec!["@odata.context"];
+    expected.extend(ALERT.properties.iter().map(|p| p.name));
+    assert_eq!(keys(&body), expected);
+    assert_eq!(
+        body["@odata.context"],
+        format!("https://{}/api/$metadata#Alerts/$entity", server.https)
+    );
+    assert_eq!(body["id"], server.sample_alert());
+    let evidence = body["evidence"].as_array().unwrap();
+    assert!(!evidence.is_empty());
+    assert!(
+        evidence
+            .iter()
+            .all(|e| e["entityType"].is_string() && e.as_object().unwrap().len() == 26)
+    );
+
+    let machine_only = server.app_token(&["Machine.Read.All"]).await;
+    let path = format!("/api/alerts/{}", server.sample_alert());
+    assert_mde_error(server.get(&path, Some(&machine_only)).await, 403, "Forbidden").await;
+    let message = assert_mde_error(
+        server.get("/api/alerts/nope", Some(&token)).await,
+        404,
+        "ResourceNotFound",
+    )
+    .await;
+    assert_eq!(message, "Alert nope was not found");
+    assert_mde_error(server.get(&path, None).await, 401, "Unauthorized").await;
+}
+
+#[tokio::test]
+async fn machines_are_found_by_id_or_by_name_within_retention() {
+    let server = TestServer::start_with(|o| o.retention_days = 30).await;
+    let now = Timestamp::now();
+    import(&server, EntityKind::Machine, vec![
+        json!({"id": "m-recent", "computerDnsName": "Fin-LT-0001.corp.contoso.com", "lastSeen": now.minus_days(1).to_string()}),
+        json!({"id": "m-stale", "computerDnsName": "old.corp.contoso.com", "lastSeen": now.minus_days(45).to_string()}),
+        json!({"id": "m-never", "computerDnsName": "never.corp.contoso.com"}),
+        json!({"id": "old.corp.contoso.com", "computerDnsName": "id-looks-like-a-name", "lastSeen": now.to_string()}),
+    ]).await;
+    let token = server.token().await;
+    for (key, id) in [
+        ("m-recent", "m-recent"),
+        ("fin-lt-0001.corp.contoso.com", "m-recent"),
+        ("FIN-LT-0001.CORP.CONTOSO.COM", "m-recent"),
+        ("m-never", "m-never"),
+        // An id wins over a name.
+        ("old.corp.contoso.com", "old.corp.contoso.com"),
+    ] {
+        let response = server.get(&format!("/api/machines/{key}"), Some(&token)).await;
+        assert_eq!(response.status(), 200, "{key}");
+        let body: Map<String, Value> = response.json().await.unwrap();
+        assert_eq!(body["id"], id, "{key}");
+        assert_eq!(
+            body["@odata.context"],
+            format!("https://{}/api/$metadata#Machines/$entity", server.https)
+        );
+        let mut expected = vec!["@odata.context"];
+        expected.extend(MACHINE.properties.iter().map(|p| p.name));
+        assert_eq!(keys(&body), expected);
+    }
+    for key in ["m-stale", "nope"] {
+        let message = assert_mde_error(
+            server.get(&format!("/api/machines/{key}"), Some(&token)).await,
+            404,
+            "ResourceNotFound",
+        )
+        .await;
+        assert_eq!(message, format!("Machine {key} was not found"));
+    }
+    let alerts_only = server.app_token(&["Alert.Read.All"]).await;
+    assert_mde_error(
+        server.get("/api/machines/m-recent", Some(&alerts_only)).await,
+        403,
+        "Forbidden",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn service_document_and_metadata() {
+    let server = TestServer::start().await;
+    let token = server.token().await;
+    assert_mde_error(server.get("/api/$metadata", None).await, 401, "Unauthorized").await;
+    let metadata = server.get("/api/$metadata", Some(&token)).await;
+    assert_eq!(metadata.status(), 200);
+    assert_eq!(metadata.headers()["content-type"], "application/xml");
+    assert_eq!(metadata.text().await.unwrap(), openmde_model::METADATA_XML);
+
+    let service: Value = server.get("/api", Some(&token)).await.json().await.unwrap();
+    assert_eq!(
+        service["@odata.context"],
+        format!("https://{}/api/$metadata", server.https)
+    );
+    let names: Vec<&str> = service["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"Alerts") && names.contains(&"Machines"), "{names:?}");
+    assert!(
+        service["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["kind"] == "EntitySet" && s["url"] == s["name"])
+    );
+}
