@@ -51,7 +51,6 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<RunningServer> {
     let new_credentials = bootstrap::first_start(store.as_ref(), &options.data_dir, options.demo).await?;
     let keys = Arc::new(bootstrap::keyring(store.as_ref()).await?);
     let store: Arc<dyn Store> = store;
-    let state_store = Arc::clone(&store);
     let state = Arc::new(AppState::new(
         Arc::clone(&store),
         keys,
@@ -96,7 +95,7 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<RunningServer> {
         }));
     }
     Ok(RunningServer {
-        store: state_store,
+        store,
         https_addr,
         http_addr,
         new_credentials,

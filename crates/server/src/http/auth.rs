@@ -6,7 +6,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use openmde_identity::authenticator::AuthError;
-use openmde_identity::{Caller, Principal};
+use openmde_identity::{Caller, PrincipalKind};
 
 use crate::http::error::ApiError;
 use crate::state::{AppState, now_unix};
@@ -56,13 +56,13 @@ pub const ALERT_READ: Permissions = Permissions {
 
 impl Authenticated {
     pub fn require(&self, permissions: &Permissions) -> Result<&Caller, ApiError> {
-        let principal: &Principal = &self.0.principal;
+        let principal = &self.0.principal;
         if principal.has_permission(permissions.application, permissions.delegated) {
             return Ok(&self.0);
         }
         let needed = match principal.kind {
-            openmde_identity::PrincipalKind::Application { .. } => permissions.application,
-            openmde_identity::PrincipalKind::Delegated { .. } => permissions.delegated,
+            PrincipalKind::Application { .. } => permissions.application,
+            PrincipalKind::Delegated { .. } => permissions.delegated,
         };
         Err(ApiError::forbidden(format!(
             "The application does not have any of the required permissions: {}",
