@@ -23,6 +23,30 @@ pub fn canonicalize(ty: &ComplexType, input: Map<String, Value>) -> Result<Map<S
     canonicalize_at(ty, input, &At::Root)
 }
 
+/// Drops from a canonical value of `ty` the nulls that `canonicalize` would put back: those of
+/// known nullable properties (recursively). Unknown properties keep their nulls, so the round
+/// trip `canonicalize(compact(x)) == x` holds for every canonical `x`.
+pub fn compact(ty: &ComplexType, value: &mut Map<String, Value>) {
+    value.retain(|name, item| match ty.property(name) {
+        Some(property) => match (property.kind, item) {
+            (_, Value::Null) => !matches!(property.presence, Presence::Nullable),
+            (Kind::Complex(inner), Value::Object(map)) => {
+                compact(inner, map);
+                true
+            }
+            (Kind::ComplexCollection(inner), Value::Array(items)) => {
+                items
+                    .iter_mut()
+                    .filter_map(Value::as_object_mut)
+                    .for_each(|map| compact(inner, map));
+                true
+            }
+            _ => true,
+        },
+        None => true,
+    });
+}
+
 /// Where a value sits in the record; spelled out only when an error names it.
 enum At<'a> {
     Root,
@@ -256,6 +280,25 @@ mod tests {
         }
         let err = canonicalize(&ALERT, object(json!({"id": "x", "evidence": [{"entityType": "File"}]}))).unwrap_err();
         assert_eq!(err.field, "evidence[0].evidenceCreationTime");
+    }
+
+    #[test]
+    fn compaction_round_trips() {
+        let input = object(json!({
+            "id": "a", "machineId": null, "custom": null, "relatedUser": {"userName": "u", "domainName": null},
+            "evidence": [{"entityType": "File", "evidenceCreationTime": "2021-01-01T00:00:00Z", "sha1": null, "x": null}]
+        }));
+        let canonical = canonicalize(&ALERT, input).unwrap();
+        let mut compacted = canonical.clone();
+        compact(&ALERT, &mut compacted);
+        assert!(!compacted.contains_key("machineId") && compacted.contains_key("custom"));
+        assert!(!compacted["evidence"][0].as_object().unwrap().contains_key("sha1"));
+        assert!(compacted["evidence"][0].as_object().unwrap().contains_key("x"));
+        assert!(compacted.contains_key("severity"), "non-null defaults stay");
+        assert!(
+            serde_json::to_string(&compacted).unwrap().len() < serde_json::to_string(&canonical).unwrap().len() / 2
+        );
+        assert_eq!(canonicalize(&ALERT, compacted).unwrap(), canonical);
     }
 
     #[test]

@@ -10,7 +10,7 @@ pub mod entity;
 pub mod schema;
 pub mod timestamp;
 
-pub use canonical::{FieldError, canonicalize};
+pub use canonical::{FieldError, canonicalize, compact};
 pub use entity::{EntityKind, Record};
 pub use timestamp::Timestamp;
 

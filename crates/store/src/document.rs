@@ -2,8 +2,9 @@
 //! the same for every backend, and runs where the records are read (the import's parser thread)
 //! rather than in the transaction.
 
-use openmde_model::{EntityKind, Record};
-use serde_json::Value;
+use openmde_model::schema::ALERT_EVIDENCE;
+use openmde_model::{EntityKind, Record, canonicalize, compact};
+use serde_json::{Map, Value};
 
 /// An entity as every backend stores it.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,7 +45,13 @@ impl From<Record> for StoredRecord {
                     .or_else(|| record.timestamp("alertCreationTime"))
                     .map(|t| t.0);
                 let evidence = match record.fields.insert("evidence".into(), Value::Array(Vec::new())) {
-                    Some(list @ Value::Array(_)) => list.to_string(),
+                    Some(Value::Array(mut items)) => {
+                        items
+                            .iter_mut()
+                            .filter_map(Value::as_object_mut)
+                            .for_each(|e| compact(&ALERT_EVIDENCE, e));
+                        Value::Array(items).to_string()
+                    }
                     _ => "[]".to_string(),
                 };
                 Columns::Alert {
@@ -59,5 +66,25 @@ impl From<Record> for StoredRecord {
             doc: record.to_json(),
             columns,
         }
+    }
+}
+
+impl crate::AlertDocument {
+    /// The alert's canonical document with its evidence in place, or `None` if what is stored
+    /// is not what this module wrote.
+    pub fn with_evidence(&self) -> Option<String> {
+        let mut alert: Map<String, Value> = serde_json::from_str(&self.doc).ok()?;
+        let Value::Array(items) = serde_json::from_str(&self.evidence).ok()? else {
+            return None;
+        };
+        let evidence = items
+            .into_iter()
+            .map(|item| match item {
+                Value::Object(map) => canonicalize(&ALERT_EVIDENCE, map).ok().map(Value::Object),
+                _ => None,
+            })
+            .collect::<Option<Vec<_>>>()?;
+        alert.insert("evidence".into(), Value::Array(evidence));
+        serde_json::to_string(&alert).ok()
     }
 }

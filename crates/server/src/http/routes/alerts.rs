@@ -28,18 +28,11 @@ pub async fn get_alert(
         .alert(caller.tenant, &alert_id, updated_since)
         .await?
         .ok_or_else(|| ApiError::resource_not_found("Alert", &alert_id))?;
-    let document = with_evidence(&stored).ok_or_else(|| {
+    let document = stored.with_evidence().ok_or_else(|| {
         tracing::error!(alert = %alert_id, "stored alert is not valid JSON");
         ApiError::internal()
     })?;
     Ok(entity_response(&origin, "Alerts", &document))
-}
-
-/// The stored document with its evidence put back in place.
-fn with_evidence(stored: &openmde_store::AlertDocument) -> Option<String> {
-    let mut alert: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&stored.doc).ok()?;
-    alert.insert("evidence".into(), serde_json::from_str(&stored.evidence).ok()?);
-    serde_json::to_string(&alert).ok()
 }
 
 /// `GET /api/alerts/{id}/machine`: the machine the alert was raised on.
