@@ -30,6 +30,11 @@ impl ApiError {
         Self::new(status, "BadRequest", message)
     }
 
+    /// `ODataError`: a query option that cannot be used.
+    pub fn odata(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "ODataError", message)
+    }
+
     pub fn unauthorized(message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "Unauthorized", message)
     }

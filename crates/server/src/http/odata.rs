@@ -5,6 +5,9 @@ use axum::http::header::{CONTENT_TYPE, HOST};
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
+use openmde_model::edm::ComplexType;
+
+use crate::http::error::ApiError;
 
 pub const CONTENT_TYPE_VALUE: &str = "application/json; odata.metadata=minimal; odata.streaming=true; charset=utf-8";
 const ODATA_VERSION: HeaderName = HeaderName::from_static("odata-version");
@@ -51,9 +54,74 @@ impl RequestOrigin {
     }
 }
 
-/// A single entity: `@odata.context` first, then the stored document's properties.
-pub fn entity_response(origin: &RequestOrigin, entity_set: &str, document: &str) -> Response {
-    let context = serde_json::Value::String(origin.context(&format!("{entity_set}/$entity"))).to_string();
+/// The properties a `$select` keeps, in their wire order.
+pub struct Projection {
+    properties: Vec<&'static str>,
+}
+
+impl Projection {
+    /// `None` when there is no `$select`; names match the schema without regard to case.
+    pub fn new(schema: &'static ComplexType, select: Option<&[String]>) -> Result<Option<Self>, ApiError> {
+        let Some(select) = select else { return Ok(None) };
+        let mut wanted = Vec::with_capacity(select.len());
+        for name in select {
+            let property = schema
+                .properties
+                .iter()
+                .find(|p| p.name.eq_ignore_ascii_case(name))
+                .ok_or_else(|| {
+                    ApiError::odata(format!(
+                        "Could not find a property named '{name}' on type '{}'",
+                        schema.name
+                    ))
+                })?;
+            wanted.push(property.name);
+        }
+        let properties = schema
+            .properties
+            .iter()
+            .map(|p| p.name)
+            .filter(|n| wanted.contains(n))
+            .collect();
+        Ok(Some(Projection { properties }))
+    }
+
+    /// `(a,b)`, as `@odata.context` names a projection.
+    fn context_suffix(&self) -> String {
+        format!("({})", self.properties.join(","))
+    }
+
+    fn apply(&self, document: &str) -> Option<String> {
+        let mut fields: serde_json::Map<String, serde_json::Value> = serde_json::from_str(document).ok()?;
+        let kept: serde_json::Map<_, _> = self
+            .properties
+            .iter()
+            .filter_map(|name| fields.remove_entry(*name))
+            .collect();
+        serde_json::to_string(&kept).ok()
+    }
+}
+
+/// A single entity: `@odata.context` first, then the stored document's properties, or those
+/// of the projection.
+pub fn entity_response(
+    origin: &RequestOrigin,
+    entity_set: &str,
+    projection: Option<&Projection>,
+    document: &str,
+) -> Result<Response, ApiError> {
+    let (suffix, projected) = match projection {
+        None => (String::new(), None),
+        Some(projection) => {
+            let projected = projection.apply(document).ok_or_else(|| {
+                tracing::error!(entity_set, "stored document is not a JSON object");
+                ApiError::internal()
+            })?;
+            (projection.context_suffix(), Some(projected))
+        }
+    };
+    let document = projected.as_deref().unwrap_or(document);
+    let context = serde_json::Value::String(origin.context(&format!("{entity_set}{suffix}/$entity"))).to_string();
     let properties = document.strip_prefix('{').unwrap_or("}");
     let mut body = String::with_capacity(context.len() + document.len() + 20);
     body.push_str("{\"@odata.context\":");
@@ -62,7 +130,7 @@ pub fn entity_response(origin: &RequestOrigin, entity_set: &str, document: &str)
         body.push(',');
     }
     body.push_str(properties);
-    odata_json(body)
+    Ok(odata_json(body))
 }
 
 pub fn odata_json(body: String) -> Response {

@@ -140,3 +140,75 @@ async fn service_document_and_metadata() {
             .all(|s| s["kind"] == "EntitySet" && s["url"] == s["name"])
     );
 }
+
+#[tokio::test]
+async fn single_entities_take_select_and_refuse_collection_options() {
+    let server = TestServer::start().await;
+    let token = server.token().await;
+    let alert = server.sample_alert().to_string();
+    let machine: Value = server
+        .get(&format!("/api/alerts/{alert}/machine"), Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let machine_id = machine["id"].as_str().unwrap().to_string();
+
+    let selected: Map<String, Value> = server
+        .get(
+            &format!("/api/machines/{machine_id}?$select=computerDnsName,ID"),
+            Some(&token),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        keys(&selected),
+        ["@odata.context", "id", "computerDnsName"],
+        "wire order, canonical names"
+    );
+    assert_eq!(
+        selected["@odata.context"],
+        format!(
+            "https://{}/api/$metadata#Machines(id,computerDnsName)/$entity",
+            server.https
+        )
+    );
+    assert_eq!(selected["computerDnsName"], machine["computerDnsName"]);
+
+    let core: Map<String, Value> = server
+        .get(&format!("/api/alerts/{alert}/machine?$select=osPlatform"), Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(keys(&core), ["@odata.context", "osPlatform"]);
+    let with_evidence: Map<String, Value> = server
+        .get(&format!("/api/alerts/{alert}?$select=evidence,id"), Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(keys(&with_evidence), ["@odata.context", "id", "evidence"]);
+    assert!(!with_evidence["evidence"].as_array().unwrap().is_empty());
+
+    for (query, message) in [
+        (
+            "$select=nope",
+            "Could not find a property named 'nope' on type 'Machine'",
+        ),
+        (
+            "$filter=id eq 'x'",
+            "the query option '$filter' cannot be used on a single entity",
+        ),
+        ("$top=5", "the query option '$top' cannot be used on a single entity"),
+        ("$top=five", "$top must be a whole number, not 'five'"),
+        ("$frobnicate=1", "the query option '$frobnicate' is not supported"),
+    ] {
+        let response = server
+            .get(&format!("/api/machines/{machine_id}?{query}"), Some(&token))
+            .await;
+        assert_eq!(assert_mde_error(response, 400, "ODataError").await, message, "{query}");
+    }
+}

@@ -9,9 +9,10 @@ use openmde_store::AlertMachine;
 
 use crate::http::auth::{ALERT_READ, Authenticated, MACHINE_READ};
 use crate::http::error::ApiError;
-use crate::http::extract::ApiPath;
-use crate::http::odata::{RequestOrigin, entity_response};
+use crate::http::extract::{ApiPath, SelectOnly};
+use crate::http::odata::{Projection, RequestOrigin, entity_response};
 use crate::state::{AppState, api};
+use openmde_model::schema::{ALERT, MACHINE};
 
 /// `GET /api/alerts/{id}`: the alert, with its evidence (as the documentation's example shows).
 pub async fn get_alert(
@@ -19,8 +20,10 @@ pub async fn get_alert(
     auth: Authenticated,
     origin: RequestOrigin,
     ApiPath(alert_id): ApiPath<String>,
+    SelectOnly(select): SelectOnly,
 ) -> Result<Response, ApiError> {
     let caller = auth.require(&ALERT_READ)?;
+    let projection = Projection::new(&ALERT, select.as_deref())?;
     state.count_call(caller, api::ALERT).await?;
     let updated_since = Timestamp::now().minus_days(state.retention_days);
     let stored = state
@@ -32,7 +35,7 @@ pub async fn get_alert(
         tracing::error!(alert = %alert_id, "stored alert is not valid JSON");
         ApiError::internal()
     })?;
-    Ok(entity_response(&origin, "Alerts", &document))
+    entity_response(&origin, "Alerts", projection.as_ref(), &document)
 }
 
 /// `GET /api/alerts/{id}/machine`: the machine the alert was raised on.
@@ -41,8 +44,10 @@ pub async fn alert_machine(
     auth: Authenticated,
     origin: RequestOrigin,
     ApiPath(alert_id): ApiPath<String>,
+    SelectOnly(select): SelectOnly,
 ) -> Result<Response, ApiError> {
     let caller = auth.require(&MACHINE_READ)?;
+    let projection = Projection::new(&MACHINE, select.as_deref())?;
     state.count_call(caller, api::ALERT_MACHINE).await?;
     let updated_since = Timestamp::now().minus_days(state.retention_days);
     match state
@@ -50,7 +55,7 @@ pub async fn alert_machine(
         .alert_machine(caller.tenant, &alert_id, updated_since)
         .await?
     {
-        AlertMachine::Found(machine) => Ok(entity_response(&origin, "Machines", &machine)),
+        AlertMachine::Found(machine) => entity_response(&origin, "Machines", projection.as_ref(), &machine),
         AlertMachine::AlertNotFound => Err(ApiError::resource_not_found("Alert", &alert_id)),
         AlertMachine::AlertHasNoMachine => Err(ApiError::resource_not_found("Machine of alert", &alert_id)),
         AlertMachine::MachineNotFound { machine_id } => Err(ApiError::resource_not_found("Machine", &machine_id)),
