@@ -87,7 +87,7 @@ impl<'s> FilterParser<'s, '_> {
         taken.is_ok()
     }
 
-    fn expect(&mut self, symbol: char, what: &str) -> Step<()> {
+    fn expect_symbol(&mut self, symbol: char, what: &str) -> Step<()> {
         if self.symbol(symbol) {
             Ok(())
         } else {
@@ -150,7 +150,7 @@ impl<'s> FilterParser<'s, '_> {
         self.space();
         if self.symbol('(') {
             let inner = self.or_expr()?;
-            self.expect(')', "to close the parenthesis")?;
+            self.expect_symbol(')', "to close the parenthesis")?;
             return Ok(inner);
         }
         let start = self.position();
@@ -162,9 +162,9 @@ impl<'s> FilterParser<'s, '_> {
             && self.symbol('(')
         {
             let left = self.operand()?;
-            self.expect(',', &format!("between the arguments of {name}"))?;
+            self.expect_symbol(',', &format!("between the arguments of {name}"))?;
             let right = self.literal()?;
-            self.expect(')', &format!("to close {name}("))?;
+            self.expect_symbol(')', &format!("to close {name}("))?;
             return Ok(Expr::Text {
                 function: *function,
                 left,
@@ -204,17 +204,17 @@ impl<'s> FilterParser<'s, '_> {
         } else {
             return self.fail(format!("expected any or all after '{}/'", collection.name));
         };
-        self.expect('(', "to open the lambda")?;
+        self.expect_symbol('(', "to open the lambda")?;
         let Some(variable) = self.identifier() else {
             return self.fail("expected the lambda's variable name");
         };
-        self.expect(':', "after the lambda's variable")?;
+        self.expect_symbol(':', "after the lambda's variable")?;
         self.enter()?;
         self.variables.push(variable);
         let predicate = self.or_expr()?;
         self.variables.pop();
         self.depth -= 1;
-        self.expect(')', "to close the lambda")?;
+        self.expect_symbol(')', "to close the lambda")?;
         Ok(Expr::Lambda {
             collection,
             quantifier,
@@ -224,7 +224,7 @@ impl<'s> FilterParser<'s, '_> {
     }
 
     fn in_list(&mut self, left: Operand) -> Step<Expr> {
-        self.expect('(', "after in")?;
+        self.expect_symbol('(', "after in")?;
         let mut values = vec![self.literal()?];
         while self.symbol(',') {
             if values.len() >= self.limits.max_in_values {
@@ -235,7 +235,7 @@ impl<'s> FilterParser<'s, '_> {
             }
             values.push(self.literal()?);
         }
-        self.expect(')', "to close the in list")?;
+        self.expect_symbol(')', "to close the in list")?;
         Ok(Expr::In { left, values })
     }
 
@@ -249,7 +249,7 @@ impl<'s> FilterParser<'s, '_> {
             self.enter()?;
             let inner = self.operand()?;
             self.depth -= 1;
-            self.expect(')', "to close tolower(")?;
+            self.expect_symbol(')', "to close tolower(")?;
             return Ok(Operand::ToLower(Box::new(inner)));
         }
         if self.variables.contains(&name) {

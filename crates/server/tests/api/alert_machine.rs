@@ -6,7 +6,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use openmde_identity::keys::SigningKey;
 use openmde_identity::token::{AccessClaims, sign};
 use openmde_model::schema::MACHINE;
-use openmde_model::{EntityKind, Record, Timestamp};
+use openmde_model::{EntityKind, Timestamp};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestServer, assert_mde_error, claims, client_trusting, header, now};
@@ -255,19 +255,6 @@ async fn without_a_machine_permission_it_is_403() {
     }
 }
 
-/// Imports `values` into the demo tenant of `server`.
-async fn import(server: &TestServer, kind: EntityKind, values: Vec<Value>) {
-    let store = server.store();
-    let tenant = store.tenant(server.tenant()).await.unwrap().unwrap();
-    let mut import = store.begin_import(tenant.key).await.unwrap();
-    let records = values
-        .into_iter()
-        .map(|v| Record::new(kind, v.as_object().unwrap().clone()).unwrap().into())
-        .collect();
-    import.upsert(records).await.unwrap();
-    import.commit().await.unwrap();
-}
-
 fn days_ago(days: i64) -> String {
     Timestamp::now().minus_days(days).to_string()
 }
@@ -275,13 +262,13 @@ fn days_ago(days: i64) -> String {
 #[tokio::test]
 async fn unknown_alerts_machines_and_expired_alerts_are_404() {
     let server = TestServer::start_with(|o| o.retention_days = 30).await;
-    import(
-        &server,
-        EntityKind::Machine,
-        vec![json!({"id": "m-1", "computerDnsName": "kept.contoso.com"})],
-    )
-    .await;
-    import(&server, EntityKind::Alert, vec![
+    server
+        .import(
+            EntityKind::Machine,
+            vec![json!({"id": "m-1", "computerDnsName": "kept.contoso.com"})],
+        )
+        .await;
+    server.import( EntityKind::Alert, vec![
         json!({"id": "a-recent", "machineId": "m-1", "lastUpdateTime": days_ago(29), "alertCreationTime": days_ago(400)}),
         json!({"id": "a-old", "machineId": "m-1", "lastUpdateTime": days_ago(31), "alertCreationTime": days_ago(31)}),
         json!({"id": "a-created-recently", "machineId": "m-1", "alertCreationTime": days_ago(2)}),

@@ -1,22 +1,10 @@
 //! `GET /api/alerts/{id}`, `GET /api/machines/{id}`, the service document and `$metadata`.
 
 use openmde_model::schema::{ALERT, MACHINE};
-use openmde_model::{EntityKind, Record, Timestamp};
+use openmde_model::{EntityKind, Timestamp};
 use serde_json::{Map, Value, json};
 
 use crate::helpers::{TestServer, assert_mde_error};
-
-async fn import(server: &TestServer, kind: EntityKind, values: Vec<Value>) {
-    let store = server.store();
-    let tenant = store.tenant(server.tenant()).await.unwrap().unwrap();
-    let mut import = store.begin_import(tenant.key).await.unwrap();
-    let records = values
-        .into_iter()
-        .map(|v| Record::new(kind, v.as_object().unwrap().clone()).unwrap().into())
-        .collect();
-    import.upsert(records).await.unwrap();
-    import.commit().await.unwrap();
-}
 
 fn keys(body: &Map<String, Value>) -> Vec<&str> {
     body.keys().map(String::as_str).collect()
@@ -65,7 +53,7 @@ async fn an_alert_comes_whole_with_its_evidence() {
 async fn machines_are_found_by_id_or_by_name_within_retention() {
     let server = TestServer::start_with(|o| o.retention_days = 30).await;
     let now = Timestamp::now();
-    import(&server, EntityKind::Machine, vec![
+    server.import( EntityKind::Machine, vec![
         json!({"id": "m-recent", "computerDnsName": "Fin-LT-0001.corp.contoso.com", "lastSeen": now.minus_days(1).to_string()}),
         json!({"id": "m-stale", "computerDnsName": "old.corp.contoso.com", "lastSeen": now.minus_days(45).to_string()}),
         json!({"id": "m-never", "computerDnsName": "never.corp.contoso.com"}),

@@ -134,6 +134,23 @@ impl TestServer {
         self.token_for(&app.client_id, &app.client_secret).await
     }
 
+    /// Imports MDE JSON `values` of one kind into the demo tenant.
+    pub async fn import(&self, kind: openmde_model::EntityKind, values: Vec<Value>) {
+        let store = self.store();
+        let tenant = store.tenant(self.tenant()).await.unwrap().unwrap();
+        let mut import = store.begin_import(tenant.key).await.unwrap();
+        let records = values
+            .into_iter()
+            .map(|v| {
+                openmde_model::Record::new(kind, v.as_object().unwrap().clone())
+                    .unwrap()
+                    .into()
+            })
+            .collect();
+        import.upsert(records).await.unwrap();
+        import.commit().await.unwrap();
+    }
+
     /// The status of `GET /api/alerts/{alert}/machine` with `token`.
     pub async fn machine_status(&self, alert: &str, token: &str) -> u16 {
         self.get(&format!("/api/alerts/{alert}/machine"), Some(token))
