@@ -97,8 +97,11 @@ impl<'s> FilterParser<'s, '_> {
 
     fn identifier(&mut self) -> Option<&'s str> {
         self.space();
-        let name: Winnow<&str> = take_while(1.., is_identifier_char).parse_next(&mut self.rest);
-        name.ok().filter(|n| !n.starts_with(|c: char| c.is_ascii_digit()))
+        let mut probe = self.rest;
+        let name: Winnow<&str> = take_while(1.., is_identifier_char).parse_next(&mut probe);
+        let name = name.ok().filter(|n| !n.starts_with(|c: char| c.is_ascii_digit()))?;
+        self.rest = probe;
+        Some(name)
     }
 
     fn enter(&mut self) -> Step<()> {

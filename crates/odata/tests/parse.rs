@@ -150,6 +150,7 @@ fn errors_say_where_and_why() {
         "at position 12: expected any or all after 'machineTags/'"
     );
     assert_eq!(error(""), "at position 0: expected a condition, found 'the end'");
+    assert_eq!(error("5 eq x"), "at position 0: expected a condition, found '5 eq x'");
 }
 
 #[test]
