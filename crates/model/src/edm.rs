@@ -72,6 +72,8 @@ pub struct Property {
 #[derive(Debug)]
 pub struct ComplexType {
     pub name: &'static str,
+    /// An `EntityType` of the EDMX rather than a `ComplexType`.
+    pub is_entity: bool,
     pub properties: &'static [Property],
 }
 

@@ -7,6 +7,7 @@
 pub mod canonical;
 pub mod edm;
 pub mod entity;
+pub mod related;
 pub mod schema;
 pub mod timestamp;
 

@@ -297,6 +297,7 @@ const STRING: Kind = Kind::String;
 
 pub static MACHINE_IP_ADDRESS: ComplexType = ComplexType {
     name: "MachineIpAddress",
+    is_entity: false,
     properties: &[
         nullable("ipAddress", STRING),
         nullable("macAddress", STRING),
@@ -307,6 +308,7 @@ pub static MACHINE_IP_ADDRESS: ComplexType = ComplexType {
 
 pub static VM_METADATA: ComplexType = ComplexType {
     name: "VmMetadata",
+    is_entity: false,
     properties: &[
         nullable("vmId", STRING),
         defaulted("cloudProvider", Kind::Enum(&VM_CLOUD_PROVIDER), "\"Unknown\""),
@@ -317,6 +319,7 @@ pub static VM_METADATA: ComplexType = ComplexType {
 
 pub static MACHINE: ComplexType = ComplexType {
     name: "Machine",
+    is_entity: true,
     properties: &[
         required("id", STRING),
         nullable("mergedIntoMachineId", STRING),
@@ -359,16 +362,19 @@ pub static MACHINE: ComplexType = ComplexType {
 
 pub static ALERT_RELATED_USER: ComplexType = ComplexType {
     name: "AlertRelatedUser",
+    is_entity: false,
     properties: &[nullable("userName", STRING), nullable("domainName", STRING)],
 };
 
 pub static LOGGED_ON_USER: ComplexType = ComplexType {
     name: "LoggedOnUser",
+    is_entity: false,
     properties: &[nullable("accountName", STRING), nullable("domainName", STRING)],
 };
 
 pub static ALERT_COMMENT: ComplexType = ComplexType {
     name: "AlertComment",
+    is_entity: false,
     properties: &[
         nullable("comment", STRING),
         nullable("createdBy", STRING),
@@ -379,11 +385,13 @@ pub static ALERT_COMMENT: ComplexType = ComplexType {
 /// The EDMX declares `Domain` as an empty complex type; elements are kept as imported.
 pub static DOMAIN: ComplexType = ComplexType {
     name: "Domain",
+    is_entity: false,
     properties: &[],
 };
 
 pub static ALERT_EVIDENCE: ComplexType = ComplexType {
     name: "AlertEvidence",
+    is_entity: false,
     properties: &[
         required("entityType", Kind::Enum(&EVIDENCE_ENTITY_TYPE)),
         required("evidenceCreationTime", DateTimeOffset),
@@ -416,6 +424,7 @@ pub static ALERT_EVIDENCE: ComplexType = ComplexType {
 
 pub static ALERT: ComplexType = ComplexType {
     name: "Alert",
+    is_entity: true,
     properties: &[
         required("id", STRING),
         nullable("incidentId", Int64),
@@ -451,8 +460,80 @@ pub static ALERT: ComplexType = ComplexType {
     ],
 };
 
+enum_type!(
+    DETERMINATION_TYPE,
+    "DeterminationType",
+    flags = false,
+    [
+        ("Unknown", 0),
+        ("Malware", 1),
+        ("Unwanted", 2),
+        ("Clean", 3),
+        ("Pua", 4)
+    ]
+);
+
+/// The user of an alert (`GET /api/alerts/{id}/user`), set `Users`.
+pub static USER: ComplexType = ComplexType {
+    name: "User",
+    is_entity: true,
+    properties: &[
+        required("id", STRING),
+        nullable("accountName", STRING),
+        nullable("accountDomain", STRING),
+        nullable("accountSid", STRING),
+        nullable("firstSeen", DateTimeOffset),
+        nullable("lastSeen", DateTimeOffset),
+        nullable("mostPrevalentMachineId", STRING),
+        nullable("leastPrevalentMachineId", STRING),
+        nullable("logonTypes", STRING),
+        nullable("logOnMachinesCount", Int64),
+        nullable("isDomainAdmin", Boolean),
+        nullable("isOnlyNetworkUser", Boolean),
+    ],
+};
+
+/// A file of an alert's evidence, set `Files`.
+pub static FILE: ComplexType = ComplexType {
+    name: "File",
+    is_entity: true,
+    properties: &[
+        required("sha1", STRING),
+        nullable("sha256", STRING),
+        nullable("md5", STRING),
+        nullable("globalPrevalence", Int64),
+        nullable("globalFirstObserved", DateTimeOffset),
+        nullable("globalLastObserved", DateTimeOffset),
+        nullable("size", Int64),
+        nullable("fileType", STRING),
+        nullable("isPeFile", Boolean),
+        nullable("filePublisher", STRING),
+        nullable("fileProductName", STRING),
+        nullable("signer", STRING),
+        nullable("issuer", STRING),
+        nullable("signerHash", STRING),
+        nullable("isValidCertificate", Boolean),
+        defaulted("determinationType", Kind::Enum(&DETERMINATION_TYPE), "\"Unknown\""),
+        nullable("determinationValue", STRING),
+    ],
+};
+
+/// An IP address of an alert's evidence, set `Ips`.
+pub static IP: ComplexType = ComplexType {
+    name: "Ip",
+    is_entity: true,
+    properties: &[required("id", STRING)],
+};
+
+/// A domain of an alert's evidence, set `Domains` (the entity type, not the empty complex one).
+pub static DOMAIN_ENTITY: ComplexType = ComplexType {
+    name: "Domain",
+    is_entity: true,
+    properties: &[required("host", STRING)],
+};
+
 /// Every type above, for checks that walk them all.
-pub static ALL_TYPES: [&ComplexType; 9] = [
+pub static ALL_TYPES: [&ComplexType; 13] = [
     &MACHINE,
     &MACHINE_IP_ADDRESS,
     &VM_METADATA,
@@ -462,6 +543,10 @@ pub static ALL_TYPES: [&ComplexType; 9] = [
     &ALERT_COMMENT,
     &ALERT_EVIDENCE,
     &DOMAIN,
+    &USER,
+    &FILE,
+    &IP,
+    &DOMAIN_ENTITY,
 ];
 
 #[cfg(test)]
@@ -516,11 +601,7 @@ mod tests {
     #[test]
     fn matches_edmx() {
         for ty in ALL_TYPES {
-            let kind = if ["Machine", "Alert"].contains(&ty.name) {
-                "EntityType"
-            } else {
-                "ComplexType"
-            };
+            let kind = if ty.is_entity { "EntityType" } else { "ComplexType" };
             let mut expected = edmx_properties(kind, ty.name);
             // Wire order: primitives first, then complex-typed properties, each in EDMX order.
             expected.sort_by_key(|(_, t, _)| is_complex_name(t));

@@ -14,6 +14,10 @@ pub mod api {
     pub const ALERT_MACHINE: &str = "alerts.machine";
     pub const ALERT: &str = "alerts.get";
     pub const MACHINE: &str = "machines.get";
+    pub const ALERT_USER: &str = "alerts.user";
+    pub const ALERT_FILES: &str = "alerts.files";
+    pub const ALERT_IPS: &str = "alerts.ips";
+    pub const ALERT_DOMAINS: &str = "alerts.domains";
 }
 
 /// Per-API limits. MDE states them per API: "100 calls per minute and 1500 calls per hour".

@@ -70,19 +70,27 @@ impl From<Record> for StoredRecord {
 }
 
 impl crate::AlertDocument {
-    /// The alert's canonical document with its evidence in place, or `None` if what is stored
-    /// is not what this module wrote.
-    pub fn with_evidence(&self) -> Option<String> {
-        let mut alert: Map<String, Value> = serde_json::from_str(&self.doc).ok()?;
-        let Value::Array(items) = serde_json::from_str(&self.evidence).ok()? else {
-            return None;
-        };
+    /// The alert's fields and its evidence items (compact, as stored), or `None` if what is
+    /// stored is not what this module wrote.
+    pub fn parts(&self) -> Option<(Map<String, Value>, Vec<Map<String, Value>>)> {
+        let alert: Map<String, Value> = serde_json::from_str(&self.doc).ok()?;
+        let items: Vec<Value> = serde_json::from_str(&self.evidence).ok()?;
         let evidence = items
             .into_iter()
             .map(|item| match item {
-                Value::Object(map) => canonicalize(&ALERT_EVIDENCE, map).ok().map(Value::Object),
+                Value::Object(map) => Some(map),
                 _ => None,
             })
+            .collect::<Option<Vec<_>>>()?;
+        Some((alert, evidence))
+    }
+
+    /// The alert's canonical document with its evidence in place.
+    pub fn with_evidence(&self) -> Option<String> {
+        let (mut alert, evidence) = self.parts()?;
+        let evidence = evidence
+            .into_iter()
+            .map(|item| canonicalize(&ALERT_EVIDENCE, item).ok().map(Value::Object))
             .collect::<Option<Vec<_>>>()?;
         alert.insert("evidence".into(), Value::Array(evidence));
         serde_json::to_string(&alert).ok()

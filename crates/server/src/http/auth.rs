@@ -54,6 +54,24 @@ pub const ALERT_READ: Permissions = Permissions {
     delegated: &["Alert.Read", "Alert.ReadWrite"],
 };
 
+/// Entities related to an alert: the same permission name for applications and users.
+pub const USER_READ: Permissions = Permissions {
+    application: &["User.Read.All"],
+    delegated: &["User.Read.All"],
+};
+pub const FILE_READ: Permissions = Permissions {
+    application: &["File.Read.All"],
+    delegated: &["File.Read.All"],
+};
+pub const IP_READ: Permissions = Permissions {
+    application: &["Ip.Read.All"],
+    delegated: &["Ip.Read.All"],
+};
+pub const URL_READ: Permissions = Permissions {
+    application: &["URL.Read.All"],
+    delegated: &["URL.Read.All"],
+};
+
 impl Authenticated {
     pub fn require(&self, permissions: &Permissions) -> Result<&Caller, ApiError> {
         let principal = &self.0.principal;

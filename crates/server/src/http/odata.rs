@@ -140,3 +140,16 @@ pub fn odata_json(body: String) -> Response {
     headers.insert(ODATA_VERSION, HeaderValue::from_static("4.0"));
     response
 }
+
+/// A collection: `{"@odata.context": ".../$metadata#{set}", "value": [...]}`.
+pub fn collection_response(
+    origin: &RequestOrigin,
+    entity_set: &str,
+    items: Vec<serde_json::Map<String, serde_json::Value>>,
+) -> Response {
+    let items: Vec<serde_json::Value> = items.into_iter().map(serde_json::Value::Object).collect();
+    let mut body = serde_json::Map::new();
+    body.insert("@odata.context".into(), origin.context(entity_set).into());
+    body.insert("value".into(), items.into());
+    odata_json(serde_json::Value::Object(body).to_string())
+}

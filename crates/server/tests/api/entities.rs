@@ -200,3 +200,121 @@ async fn single_entities_take_select_and_refuse_collection_options() {
         assert_eq!(assert_mde_error(response, 400, "ODataError").await, message, "{query}");
     }
 }
+
+#[tokio::test]
+async fn an_alerts_user_files_ips_and_domains_come_from_its_evidence() {
+    use openmde_model::schema::{FILE, USER};
+    let server = TestServer::start_with(|o| o.demo = false).await;
+    let now = Timestamp::now().to_string();
+    server
+        .import(EntityKind::Alert, vec![
+            json!({"id": "a-rel", "machineId": "m1", "lastUpdateTime": now,
+                   "relatedUser": {"userName": "adele", "domainName": "CONTOSO"},
+                   "evidence": [
+                       {"entityType": "User", "evidenceCreationTime": now, "accountName": "adele", "domainName": "CONTOSO", "userSid": "S-1-5-21-7"},
+                       {"entityType": "File", "evidenceCreationTime": now, "sha1": "aa11", "sha256": "bb22", "fileName": "x.exe"},
+                       {"entityType": "Process", "evidenceCreationTime": now, "sha1": "aa11"},
+                       {"entityType": "Ip", "evidenceCreationTime": now, "ipAddress": "198.51.100.7"},
+                       {"entityType": "Url", "evidenceCreationTime": now, "url": "http://beacon.example-c2.net/x"}
+                   ]}),
+            json!({"id": "a-bare", "machineId": "m1", "lastUpdateTime": now}),
+        ])
+        .await;
+    let token = server
+        .app_token(&["User.Read.All", "File.Read.All", "Ip.Read.All", "URL.Read.All"])
+        .await;
+    let origin = format!("https://{}", server.https);
+
+    let user: Map<String, Value> = server
+        .get("/api/alerts/a-rel/user", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut expected = vec!["@odata.context"];
+    expected.extend(USER.properties.iter().map(|p| p.name));
+    assert_eq!(keys(&user), expected);
+    assert_eq!(user["@odata.context"], format!("{origin}/api/$metadata#Users/$entity"));
+    assert_eq!(
+        (user["id"].as_str(), user["accountSid"].as_str()),
+        (Some("contoso\\adele"), Some("S-1-5-21-7"))
+    );
+
+    let files: Value = server
+        .get("/api/alerts/a-rel/files", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(files["@odata.context"], format!("{origin}/api/$metadata#Files"));
+    let items = files["value"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "one file, named twice");
+    let file_keys: Vec<&str> = items[0].as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(file_keys, FILE.properties.iter().map(|p| p.name).collect::<Vec<_>>());
+    assert_eq!(
+        (items[0]["sha256"].as_str(), items[0]["determinationType"].as_str()),
+        (Some("bb22"), Some("Unknown"))
+    );
+
+    let ips: Value = server
+        .get("/api/alerts/a-rel/ips", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        ips,
+        json!({"@odata.context": format!("{origin}/api/$metadata#Ips"), "value": [{"id": "198.51.100.7"}]})
+    );
+    let domains: Value = server
+        .get("/api/alerts/a-rel/domains", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        domains,
+        json!({"@odata.context": format!("{origin}/api/$metadata#Domains"), "value": [{"host": "beacon.example-c2.net"}]})
+    );
+
+    // An alert with no evidence has empty lists and no user.
+    let empty: Value = server
+        .get("/api/alerts/a-bare/files", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(empty["value"], json!([]));
+    let message = assert_mde_error(
+        server.get("/api/alerts/a-bare/user", Some(&token)).await,
+        404,
+        "ResourceNotFound",
+    )
+    .await;
+    assert_eq!(message, "User of alert a-bare was not found");
+    for route in ["user", "files", "ips", "domains"] {
+        let path = format!("/api/alerts/nope/{route}");
+        assert_eq!(
+            assert_mde_error(server.get(&path, Some(&token)).await, 404, "ResourceNotFound").await,
+            "Alert nope was not found"
+        );
+    }
+    // Each needs its own permission; Alert.* is not enough.
+    let alerts_only = server
+        .app_token(&["Alert.ReadWrite.All", "Machine.ReadWrite.All"])
+        .await;
+    for (route, permission) in [
+        ("user", "User.Read.All"),
+        ("files", "File.Read.All"),
+        ("ips", "Ip.Read.All"),
+        ("domains", "URL.Read.All"),
+    ] {
+        let response = server
+            .get(&format!("/api/alerts/a-rel/{route}"), Some(&alerts_only))
+            .await;
+        assert!(
+            assert_mde_error(response, 403, "Forbidden").await.contains(permission),
+            "{route}"
+        );
+    }
+}

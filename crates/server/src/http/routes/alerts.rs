@@ -4,13 +4,16 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::Response;
-use openmde_model::Timestamp;
+use openmde_model::{Timestamp, related};
 use openmde_store::AlertMachine;
+use serde_json::{Map, Value};
 
-use crate::http::auth::{ALERT_READ, Authenticated, MACHINE_READ};
+use crate::http::auth::{
+    ALERT_READ, Authenticated, FILE_READ, IP_READ, MACHINE_READ, Permissions, URL_READ, USER_READ,
+};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiPath, SelectOnly};
-use crate::http::odata::{Projection, RequestOrigin, entity_response};
+use crate::http::odata::{Projection, RequestOrigin, collection_response, entity_response};
 use crate::state::{AppState, api};
 use openmde_model::schema::{ALERT, MACHINE};
 
@@ -60,4 +63,136 @@ pub async fn alert_machine(
         AlertMachine::AlertHasNoMachine => Err(ApiError::resource_not_found("Machine of alert", &alert_id)),
         AlertMachine::MachineNotFound { machine_id } => Err(ApiError::resource_not_found("Machine", &machine_id)),
     }
+}
+
+/// What an alert-related route answers with.
+enum Related {
+    One {
+        entity_set: &'static str,
+        entity: &'static str,
+        found: Option<Map<String, Value>>,
+    },
+    Many {
+        entity_set: &'static str,
+        items: Vec<Map<String, Value>>,
+    },
+}
+
+/// The shared path of the routes that derive entities from an alert and its evidence.
+async fn related_to_alert(
+    state: &AppState,
+    auth: &Authenticated,
+    origin: &RequestOrigin,
+    alert_id: &str,
+    (permissions, api): (&Permissions, &'static str),
+    derive: impl FnOnce(&Map<String, Value>, &[Map<String, Value>]) -> Related,
+) -> Result<Response, ApiError> {
+    let caller = auth.require(permissions)?;
+    state.count_call(caller, api).await?;
+    let updated_since = Timestamp::now().minus_days(state.retention_days);
+    let stored = state
+        .store
+        .alert(caller.tenant, alert_id, updated_since)
+        .await?
+        .ok_or_else(|| ApiError::resource_not_found("Alert", alert_id))?;
+    let (alert, evidence) = stored.parts().ok_or_else(|| {
+        tracing::error!(alert = %alert_id, "stored alert is not valid JSON");
+        ApiError::internal()
+    })?;
+    match derive(&alert, &evidence) {
+        Related::Many { entity_set, items } => Ok(collection_response(origin, entity_set, items)),
+        Related::One {
+            entity_set,
+            entity,
+            found,
+        } => {
+            let found = found.ok_or_else(|| ApiError::resource_not_found(&format!("{entity} of alert"), alert_id))?;
+            entity_response(origin, entity_set, None, &Value::Object(found).to_string())
+        }
+    }
+}
+
+/// `GET /api/alerts/{id}/user`
+pub async fn alert_user(
+    State(state): State<Arc<AppState>>,
+    auth: Authenticated,
+    origin: RequestOrigin,
+    ApiPath(alert_id): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    related_to_alert(
+        &state,
+        &auth,
+        &origin,
+        &alert_id,
+        (&USER_READ, api::ALERT_USER),
+        |alert, evidence| Related::One {
+            entity_set: "Users",
+            entity: "User",
+            found: related::user(alert, evidence),
+        },
+    )
+    .await
+}
+
+/// `GET /api/alerts/{id}/files`
+pub async fn alert_files(
+    State(state): State<Arc<AppState>>,
+    auth: Authenticated,
+    origin: RequestOrigin,
+    ApiPath(alert_id): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    related_to_alert(
+        &state,
+        &auth,
+        &origin,
+        &alert_id,
+        (&FILE_READ, api::ALERT_FILES),
+        |_, evidence| Related::Many {
+            entity_set: "Files",
+            items: related::files(evidence),
+        },
+    )
+    .await
+}
+
+/// `GET /api/alerts/{id}/ips`
+pub async fn alert_ips(
+    State(state): State<Arc<AppState>>,
+    auth: Authenticated,
+    origin: RequestOrigin,
+    ApiPath(alert_id): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    related_to_alert(
+        &state,
+        &auth,
+        &origin,
+        &alert_id,
+        (&IP_READ, api::ALERT_IPS),
+        |_, evidence| Related::Many {
+            entity_set: "Ips",
+            items: related::ips(evidence),
+        },
+    )
+    .await
+}
+
+/// `GET /api/alerts/{id}/domains`
+pub async fn alert_domains(
+    State(state): State<Arc<AppState>>,
+    auth: Authenticated,
+    origin: RequestOrigin,
+    ApiPath(alert_id): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    related_to_alert(
+        &state,
+        &auth,
+        &origin,
+        &alert_id,
+        (&URL_READ, api::ALERT_DOMAINS),
+        |_, evidence| Related::Many {
+            entity_set: "Domains",
+            items: related::domains(evidence),
+        },
+    )
+    .await
 }

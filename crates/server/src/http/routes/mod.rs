@@ -19,6 +19,10 @@ fn mde_api() -> Router<Arc<AppState>> {
         .route("/$metadata", get(service::metadata))
         .route("/alerts/{id}", get(alerts::get_alert))
         .route("/alerts/{id}/machine", get(alerts::alert_machine))
+        .route("/alerts/{id}/user", get(alerts::alert_user))
+        .route("/alerts/{id}/files", get(alerts::alert_files))
+        .route("/alerts/{id}/ips", get(alerts::alert_ips))
+        .route("/alerts/{id}/domains", get(alerts::alert_domains))
         .route("/machines/{id}", get(machines::get_machine))
 }
 
