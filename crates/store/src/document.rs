@@ -69,10 +69,13 @@ impl From<Record> for StoredRecord {
     }
 }
 
+/// A JSON object, as entities and evidence items are.
+pub type Object = Map<String, Value>;
+
 impl crate::AlertDocument {
     /// The alert's fields and its evidence items (compact, as stored), or `None` if what is
     /// stored is not what this module wrote.
-    pub fn parts(&self) -> Option<(Map<String, Value>, Vec<Map<String, Value>>)> {
+    pub fn parts(&self) -> Option<(Object, Vec<Object>)> {
         let alert: Map<String, Value> = serde_json::from_str(&self.doc).ok()?;
         let items: Vec<Value> = serde_json::from_str(&self.evidence).ok()?;
         let evidence = items
