@@ -10,6 +10,7 @@ pub mod entity;
 pub mod related;
 pub mod schema;
 pub mod timestamp;
+pub mod update;
 
 pub use canonical::{FieldError, canonicalize, compact};
 pub use entity::{EntityKind, Record};

@@ -13,6 +13,7 @@ use crate::http::error::ApiError;
 pub mod api {
     pub const ALERT_MACHINE: &str = "alerts.machine";
     pub const ALERT: &str = "alerts.get";
+    pub const ALERT_UPDATE: &str = "alerts.update";
     pub const MACHINE: &str = "machines.get";
     pub const ALERT_USER: &str = "alerts.user";
     pub const ALERT_FILES: &str = "alerts.files";

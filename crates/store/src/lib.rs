@@ -15,6 +15,7 @@ pub use types::{AlertDocument, AlertMachine, AppRegistration, ImportCounts, Sign
 
 use async_trait::async_trait;
 use openmde_model::Timestamp;
+use openmde_model::update::AlertUpdate;
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
@@ -38,6 +39,18 @@ pub trait Store: Send + Sync + 'static {
     /// An alert last updated at or after `updated_since`: its document and its evidence array.
     async fn alert(&self, tenant: TenantKey, alert_id: &str, updated_since: Timestamp)
     -> Result<Option<AlertDocument>>;
+
+    /// Applies `update` (signed by `author`) at `now` to an alert last updated at or after
+    /// `updated_since`, in one transaction; the alert as it is afterwards.
+    async fn update_alert(
+        &self,
+        tenant: TenantKey,
+        alert_id: &str,
+        updated_since: Timestamp,
+        update: AlertUpdate,
+        now: Timestamp,
+        author: String,
+    ) -> Result<Option<AlertDocument>>;
 
     /// A machine by id or, failing that, by computer DNS name (case-insensitive), if it was last
     /// seen at or after `seen_since` (machines never seen are kept).

@@ -54,6 +54,11 @@ pub const ALERT_READ: Permissions = Permissions {
     delegated: &["Alert.Read", "Alert.ReadWrite"],
 };
 
+pub const ALERT_WRITE: Permissions = Permissions {
+    application: &["Alert.ReadWrite.All"],
+    delegated: &["Alert.ReadWrite"],
+};
+
 /// Entities related to an alert: the same permission name for applications and users.
 pub const USER_READ: Permissions = Permissions {
     application: &["User.Read.All"],

@@ -35,6 +35,15 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, "ODataError", message)
     }
 
+    /// A request body MDE would refuse: `InvalidRequestBody` or `InvalidInput`.
+    pub fn body(error: openmde_model::update::BodyError) -> Self {
+        use openmde_model::update::BodyError;
+        match error {
+            BodyError::InvalidRequestBody(message) => Self::new(StatusCode::BAD_REQUEST, "InvalidRequestBody", message),
+            BodyError::InvalidInput(message) => Self::new(StatusCode::BAD_REQUEST, "InvalidInput", message),
+        }
+    }
+
     pub fn unauthorized(message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "Unauthorized", message)
     }

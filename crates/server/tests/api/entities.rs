@@ -318,3 +318,99 @@ async fn an_alerts_user_files_ips_and_domains_come_from_its_evidence() {
         );
     }
 }
+
+#[tokio::test]
+async fn patching_an_alert_updates_it_for_every_reader() {
+    let server = TestServer::start().await;
+    let token = server.token().await;
+    let path = format!("/api/alerts/{}", server.sample_alert());
+    let patch = |body: Value, token: &str| {
+        server
+            .client
+            .patch(server.url(&path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+    };
+    let before: Value = server.get(&path, Some(&token)).await.json().await.unwrap();
+
+    let response = patch(
+        json!({"status": "Resolved", "assignedTo": "secop2@contoso.com", "classification": "FalsePositive",
+               "determination": "Malware", "comment": "Resolve my alert and assign to secop2"}),
+        &token,
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 200);
+    let updated: Map<String, Value> = response.json().await.unwrap();
+    let mut expected = vec!["@odata.context"];
+    expected.extend(ALERT.properties.iter().map(|p| p.name));
+    assert_eq!(keys(&updated), expected);
+    assert_eq!(
+        (updated["status"].as_str(), updated["classification"].as_str()),
+        (Some("Resolved"), Some("FalsePositive"))
+    );
+    assert_eq!(updated["assignedTo"], "secop2@contoso.com");
+    assert!(updated["resolvedTime"].is_string());
+    let stamp = Timestamp::parse(updated["lastUpdateTime"].as_str().unwrap()).unwrap();
+    assert!(stamp > Timestamp::parse(before["lastUpdateTime"].as_str().unwrap()).unwrap());
+    let comments = updated["comments"].as_array().unwrap();
+    let last = comments.last().unwrap();
+    assert_eq!(last["comment"], "Resolve my alert and assign to secop2");
+    assert_eq!(last["createdBy"], server.credentials.client_id);
+    assert_eq!(updated["evidence"], before["evidence"], "evidence is untouched");
+    // What GET answers now is what PATCH answered.
+    let after: Value = server.get(&path, Some(&token)).await.json().await.unwrap();
+    assert_eq!(after, Value::Object(updated.clone()));
+
+    for (body, code, needle) in [
+        (json!({"Status": "New"}), "InvalidRequestBody", "'Status'"),
+        (json!({"status": 2}), "InvalidRequestBody", "'status' must be a string"),
+        (
+            json!({"status": "Closed"}),
+            "InvalidInput",
+            "Invalid input Closed for 'status'",
+        ),
+        (json!({"determination": "Aliens"}), "InvalidInput", "'determination'"),
+        (json!(["status"]), "InvalidRequestBody", "expected a JSON object"),
+    ] {
+        let message = assert_mde_error(patch(body.clone(), &token).await.unwrap(), 400, code).await;
+        assert!(message.contains(needle), "{body}: {message}");
+    }
+    let broken = server
+        .client
+        .patch(server.url(&path))
+        .bearer_auth(&token)
+        .body("{status:")
+        .send()
+        .await
+        .unwrap();
+    assert_mde_error(broken, 400, "InvalidRequestBody").await;
+    let unchanged: Value = server.get(&path, Some(&token)).await.json().await.unwrap();
+    assert_eq!(unchanged, after, "refused bodies change nothing");
+
+    let readonly = server.app_token(&["Alert.Read.All"]).await;
+    assert_mde_error(
+        patch(json!({"status": "New"}), &readonly).await.unwrap(),
+        403,
+        "Forbidden",
+    )
+    .await;
+    let missing = server
+        .client
+        .patch(server.url("/api/alerts/nope"))
+        .bearer_auth(&token)
+        .json(&json!({"status": "New"}))
+        .send()
+        .await
+        .unwrap();
+    assert_mde_error(missing, 404, "ResourceNotFound").await;
+    // Reopening clears the resolution time.
+    let reopened: Value = patch(json!({"status": "InProgress"}), &token)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(reopened["resolvedTime"].is_null());
+}

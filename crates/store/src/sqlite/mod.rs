@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use openmde_model::Timestamp;
+use openmde_model::update::AlertUpdate;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use crate::{
@@ -387,6 +388,39 @@ impl Store for SqliteStore {
             })
             .optional()
         })
+    }
+
+    async fn update_alert(
+        &self,
+        tenant: TenantKey,
+        alert_id: &str,
+        updated_since: Timestamp,
+        update: AlertUpdate,
+        now: Timestamp,
+        author: String,
+    ) -> Result<Option<AlertDocument>> {
+        let alert_id = alert_id.to_string();
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let found: Option<(String, String)> = tx
+                .prepare_cached(
+                    "SELECT doc, evidence FROM alerts WHERE tenant = +?1 AND id = +?2 AND last_update >= +?3",
+                )?
+                .query_row(params![tenant.0, alert_id, updated_since.0], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })
+                .optional()?;
+            let Some((doc, evidence)) = found else { return Ok(None) };
+            let corrupt = |e: serde_json::Error| rusqlite::Error::ToSqlConversionFailure(Box::new(e));
+            let mut alert: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&doc).map_err(corrupt)?;
+            update.apply(&mut alert, now, &author);
+            let doc = serde_json::to_string(&alert).map_err(corrupt)?;
+            tx.prepare_cached("UPDATE alerts SET doc = ?3, last_update = ?4 WHERE tenant = ?1 AND id = ?2")?
+                .execute(params![tenant.0, alert_id, doc, now.0])?;
+            tx.commit()?;
+            Ok(Some(AlertDocument { doc, evidence }))
+        })
+        .await
     }
 
     async fn machine(&self, tenant: TenantKey, id_or_name: &str, seen_since: Timestamp) -> Result<Option<String>> {

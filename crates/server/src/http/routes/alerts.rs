@@ -9,7 +9,7 @@ use openmde_store::AlertMachine;
 use serde_json::{Map, Value};
 
 use crate::http::auth::{
-    ALERT_READ, Authenticated, FILE_READ, IP_READ, MACHINE_READ, Permissions, URL_READ, USER_READ,
+    ALERT_READ, ALERT_WRITE, Authenticated, FILE_READ, IP_READ, MACHINE_READ, Permissions, URL_READ, USER_READ,
 };
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiPath, SelectOnly};
@@ -39,6 +39,40 @@ pub async fn get_alert(
         ApiError::internal()
     })?;
     entity_response(&origin, "Alerts", projection.as_ref(), &document)
+}
+
+/// `PATCH /api/alerts/{id}`: status, assignment, classification, determination, a comment.
+pub async fn update_alert(
+    State(state): State<Arc<AppState>>,
+    auth: Authenticated,
+    origin: RequestOrigin,
+    ApiPath(alert_id): ApiPath<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let caller = auth.require(&ALERT_WRITE)?;
+    state.count_call(caller, api::ALERT_UPDATE).await?;
+    let body: Value = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::body(openmde_model::update::BodyError::InvalidRequestBody(format!(
+            "Request body is incorrect: {e}"
+        )))
+    })?;
+    let update = openmde_model::update::AlertUpdate::from_body(&body).map_err(ApiError::body)?;
+    let author = match &caller.principal.kind {
+        openmde_identity::PrincipalKind::Delegated { upn: Some(upn), .. } => upn.clone(),
+        _ => caller.principal.client_id.clone(),
+    };
+    let now = Timestamp::now();
+    let updated_since = now.minus_days(state.retention_days);
+    let stored = state
+        .store
+        .update_alert(caller.tenant, &alert_id, updated_since, update, now, author)
+        .await?
+        .ok_or_else(|| ApiError::resource_not_found("Alert", &alert_id))?;
+    let document = stored.with_evidence().ok_or_else(|| {
+        tracing::error!(alert = %alert_id, "stored alert is not valid JSON");
+        ApiError::internal()
+    })?;
+    entity_response(&origin, "Alerts", None, &document)
 }
 
 /// `GET /api/alerts/{id}/machine`: the machine the alert was raised on.

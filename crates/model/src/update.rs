@@ -1,0 +1,200 @@
+//! Updates to an alert, as `PATCH /api/alerts/{id}` takes them (the EDMX's
+//! `UpdateAlertRequest`): body names are case-sensitive, values are checked against the enums.
+
+use serde_json::{Map, Value, json};
+
+use crate::schema::{ALERT_CLASSIFICATION, ALERT_DETERMINATION};
+use crate::timestamp::Timestamp;
+
+/// Why a body was refused, in MDE's two codes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BodyError {
+    /// The body's shape is wrong: not an object, an unknown or miscased name, a wrong type.
+    #[error("{0}")]
+    InvalidRequestBody(String),
+    /// A value outside what the property takes.
+    #[error("{0}")]
+    InvalidInput(String),
+}
+
+/// The statuses an update may set; the other `AlertStatus` members are the service's own.
+const SETTABLE_STATUSES: [&str; 3] = ["New", "InProgress", "Resolved"];
+
+/// Determination names MDE's pages use that are not EDMX members, and the members they mean.
+const DETERMINATION_ALIASES: [(&str, &str); 4] = [
+    ("CompromisedUser", "CompromisedAccount"),
+    ("ConfirmedUserActivity", "ConfirmedActivity"),
+    ("Clean", "NotMalicious"),
+    ("InsufficientData", "NoEnoughDataToValidate"),
+];
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertUpdate {
+    pub status: Option<&'static str>,
+    /// `Some(None)` clears the assignment.
+    pub assigned_to: Option<Option<String>>,
+    pub classification: Option<&'static str>,
+    pub determination: Option<&'static str>,
+    pub comment: Option<String>,
+}
+
+fn text<'a>(name: &str, value: &'a Value) -> Result<&'a str, BodyError> {
+    value
+        .as_str()
+        .ok_or_else(|| BodyError::InvalidRequestBody(format!("'{name}' must be a string")))
+}
+
+fn member(name: &str, value: &str, members: &[&'static str]) -> Result<&'static str, BodyError> {
+    members
+        .iter()
+        .copied()
+        .find(|m| m.eq_ignore_ascii_case(value))
+        .ok_or_else(|| {
+            BodyError::InvalidInput(format!(
+                "Invalid input {value} for '{name}'; expected one of {}",
+                members.join(", ")
+            ))
+        })
+}
+
+impl AlertUpdate {
+    pub fn from_body(body: &Value) -> Result<Self, BodyError> {
+        let Value::Object(fields) = body else {
+            return Err(BodyError::InvalidRequestBody(
+                "Request body is incorrect: expected a JSON object".into(),
+            ));
+        };
+        let mut update = AlertUpdate::default();
+        for (name, value) in fields {
+            match name.as_str() {
+                "status" => update.status = Some(member(name, text(name, value)?, &SETTABLE_STATUSES)?),
+                "assignedTo" => {
+                    update.assigned_to = Some(if value.is_null() {
+                        None
+                    } else {
+                        Some(text(name, value)?.to_string())
+                    })
+                }
+                "classification" => {
+                    let members: Vec<&'static str> = ALERT_CLASSIFICATION.members.iter().map(|(m, _)| *m).collect();
+                    update.classification = Some(member(name, text(name, value)?, &members)?);
+                }
+                "determination" => {
+                    let given = text(name, value)?;
+                    let given = DETERMINATION_ALIASES
+                        .iter()
+                        .find(|(alias, _)| alias.eq_ignore_ascii_case(given))
+                        .map_or(given, |(_, m)| m);
+                    let members: Vec<&'static str> = ALERT_DETERMINATION.members.iter().map(|(m, _)| *m).collect();
+                    update.determination = Some(member(name, given, &members)?);
+                }
+                "comment" => update.comment = Some(text(name, value)?.to_string()),
+                other => {
+                    return Err(BodyError::InvalidRequestBody(format!(
+                        "Request body is incorrect: unknown property '{other}' (names are case-sensitive: status, assignedTo, classification, determination, comment)"
+                    )));
+                }
+            }
+        }
+        Ok(update)
+    }
+
+    /// Applies the update to a canonical alert at `now`; `author` signs the comment.
+    pub fn apply(&self, alert: &mut Map<String, Value>, now: Timestamp, author: &str) {
+        let stamp = Value::String(now.to_string());
+        if let Some(status) = self.status {
+            let was_resolved = alert.get("status").and_then(Value::as_str) == Some("Resolved");
+            alert.insert("status".into(), status.into());
+            match (was_resolved, status == "Resolved") {
+                (false, true) => {
+                    alert.insert("resolvedTime".into(), stamp.clone());
+                }
+                (true, false) => {
+                    alert.insert("resolvedTime".into(), Value::Null);
+                }
+                _ => {}
+            }
+        }
+        if let Some(assigned_to) = &self.assigned_to {
+            alert.insert(
+                "assignedTo".into(),
+                assigned_to.clone().map_or(Value::Null, Value::String),
+            );
+        }
+        if let Some(classification) = self.classification {
+            alert.insert("classification".into(), classification.into());
+        }
+        if let Some(determination) = self.determination {
+            alert.insert("determination".into(), determination.into());
+        }
+        if let Some(comment) = &self.comment {
+            let entry = json!({"comment": comment, "createdBy": author, "createdTime": stamp});
+            match alert.get_mut("comments") {
+                Some(Value::Array(comments)) => comments.push(entry),
+                _ => {
+                    alert.insert("comments".into(), Value::Array(vec![entry]));
+                }
+            }
+        }
+        alert.insert("lastUpdateTime".into(), stamp);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_are_checked_by_name_type_and_value() {
+        let ok = AlertUpdate::from_body(&json!({"status": "resolved", "determination": "Clean", "assignedTo": null}))
+            .unwrap();
+        assert_eq!(
+            (ok.status, ok.determination, ok.assigned_to),
+            (Some("Resolved"), Some("NotMalicious"), Some(None))
+        );
+        let refused = |body: Value| AlertUpdate::from_body(&body).unwrap_err();
+        assert!(
+            matches!(refused(json!({"Status": "New"})), BodyError::InvalidRequestBody(m) if m.contains("'Status'"))
+        );
+        assert!(
+            matches!(refused(json!({"status": 4})), BodyError::InvalidRequestBody(m) if m.contains("'status' must be a string"))
+        );
+        assert!(
+            matches!(refused(json!({"status": "Hidden"})), BodyError::InvalidInput(m) if m.contains("Invalid input Hidden for 'status'"))
+        );
+        assert!(matches!(
+            refused(json!({"classification": "Maybe"})),
+            BodyError::InvalidInput(_)
+        ));
+        assert!(matches!(refused(json!([])), BodyError::InvalidRequestBody(_)));
+    }
+
+    #[test]
+    fn resolving_stamps_and_reopening_clears() {
+        let now = Timestamp::parse("2026-12-04T10:00:00Z").unwrap();
+        let mut alert = json!({"status": "New", "comments": [], "resolvedTime": null})
+            .as_object()
+            .unwrap()
+            .clone();
+        AlertUpdate {
+            status: Some("Resolved"),
+            comment: Some("done".into()),
+            ..Default::default()
+        }
+        .apply(&mut alert, now, "soar");
+        assert_eq!(
+            (alert["resolvedTime"].as_str(), alert["lastUpdateTime"].as_str()),
+            (Some("2026-12-04T10:00:00Z"), Some("2026-12-04T10:00:00Z"))
+        );
+        assert_eq!(
+            alert["comments"],
+            json!([{"comment": "done", "createdBy": "soar", "createdTime": "2026-12-04T10:00:00Z"}])
+        );
+        AlertUpdate {
+            status: Some("InProgress"),
+            ..Default::default()
+        }
+        .apply(&mut alert, now, "soar");
+        assert!(alert["resolvedTime"].is_null());
+    }
+}
