@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::schema::{ALERT_CLASSIFICATION, ALERT_DETERMINATION};
+use crate::schema::{ALERT_CLASSIFICATION, ALERT_DETERMINATION, DEVICE_VALUE};
 use crate::timestamp::Timestamp;
 
 /// Why a body was refused, in MDE's two codes.
@@ -15,6 +15,9 @@ pub enum BodyError {
     /// A value outside what the property takes.
     #[error("{0}")]
     InvalidInput(String),
+    /// A required parameter is absent.
+    #[error("{0}")]
+    MissingRequiredParameter(String),
 }
 
 /// The statuses an update may set; the other `AlertStatus` members are the service's own.
@@ -140,6 +143,127 @@ impl AlertUpdate {
     }
 }
 
+/// How a machine's tags change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TagChange {
+    Add(String),
+    Remove(String),
+    /// The full set (`PATCH /api/machines/{id}`: the sent list becomes the tags).
+    Replace(Vec<String>),
+}
+
+/// Updates to a machine: its tags and its device value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MachineUpdate {
+    pub tags: Option<TagChange>,
+    pub device_value: Option<&'static str>,
+}
+
+fn object(body: &Value) -> Result<&Map<String, Value>, BodyError> {
+    body.as_object()
+        .ok_or_else(|| BodyError::InvalidRequestBody("Request body is incorrect: expected a JSON object".into()))
+}
+
+/// Refuses names outside `allowed` (case-sensitive), naming the first.
+fn only(fields: &Map<String, Value>, allowed: &[&str]) -> Result<(), BodyError> {
+    match fields.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(other) => Err(BodyError::InvalidRequestBody(format!(
+            "Request body is incorrect: unknown property '{other}' (names are case-sensitive: {})",
+            allowed.join(", ")
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn required<'a>(fields: &'a Map<String, Value>, name: &str) -> Result<&'a Value, BodyError> {
+    fields
+        .get(name)
+        .filter(|v| !v.is_null())
+        .ok_or_else(|| BodyError::MissingRequiredParameter(format!("Parameter {name} is missing")))
+}
+
+fn device_value(name: &str, value: &Value) -> Result<&'static str, BodyError> {
+    let members: Vec<&'static str> = DEVICE_VALUE.members.iter().map(|(m, _)| *m).collect();
+    member(name, text(name, value)?, &members)
+}
+
+impl MachineUpdate {
+    /// `POST /api/machines/{id}/tags`: `{"Value": "...", "Action": "Add" | "Remove"}`.
+    pub fn from_tags_body(body: &Value) -> Result<Self, BodyError> {
+        let fields = object(body)?;
+        only(fields, &["Value", "Action"])?;
+        let tag = text("Value", required(fields, "Value")?)?.to_string();
+        let tags = match member(
+            "Action",
+            text("Action", required(fields, "Action")?)?,
+            &["Add", "Remove"],
+        )? {
+            "Add" => TagChange::Add(tag),
+            _ => TagChange::Remove(tag),
+        };
+        Ok(MachineUpdate {
+            tags: Some(tags),
+            device_value: None,
+        })
+    }
+
+    /// `POST /api/machines/{id}/setDeviceValue`: `{"DeviceValue": "Normal" | "Low" | "High"}`.
+    pub fn from_device_value_body(body: &Value) -> Result<Self, BodyError> {
+        let fields = object(body)?;
+        only(fields, &["DeviceValue"])?;
+        Ok(MachineUpdate {
+            tags: None,
+            device_value: Some(device_value("DeviceValue", required(fields, "DeviceValue")?)?),
+        })
+    }
+
+    /// `PATCH /api/machines/{id}`: `{"machineTags": [...], "deviceValue": "..."}`, both optional.
+    pub fn from_patch_body(body: &Value) -> Result<Self, BodyError> {
+        let fields = object(body)?;
+        only(fields, &["machineTags", "deviceValue"])?;
+        let tags = match fields.get("machineTags") {
+            None => None,
+            Some(Value::Array(items)) => Some(TagChange::Replace(
+                items
+                    .iter()
+                    .map(|t| text("machineTags", t).map(str::to_string))
+                    .collect::<Result<_, _>>()?,
+            )),
+            Some(_) => {
+                return Err(BodyError::InvalidRequestBody(
+                    "'machineTags' must be an array of strings".into(),
+                ));
+            }
+        };
+        let device_value = fields
+            .get("deviceValue")
+            .map(|v| device_value("deviceValue", v))
+            .transpose()?;
+        Ok(MachineUpdate { tags, device_value })
+    }
+
+    /// Applies the update to a canonical machine.
+    pub fn apply(&self, machine: &mut Map<String, Value>) {
+        if let Some(change) = &self.tags {
+            let mut tags: Vec<String> = machine
+                .get("machineTags")
+                .and_then(Value::as_array)
+                .map(|t| t.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+                .unwrap_or_default();
+            match change {
+                TagChange::Add(tag) if !tags.contains(tag) => tags.push(tag.clone()),
+                TagChange::Add(_) => {}
+                TagChange::Remove(tag) => tags.retain(|t| t != tag),
+                TagChange::Replace(all) => tags = all.clone(),
+            }
+            machine.insert("machineTags".into(), json!(tags));
+        }
+        if let Some(value) = self.device_value {
+            machine.insert("deviceValue".into(), value.into());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,6 +291,58 @@ mod tests {
             BodyError::InvalidInput(_)
         ));
         assert!(matches!(refused(json!([])), BodyError::InvalidRequestBody(_)));
+    }
+
+    #[test]
+    fn machine_bodies_and_tag_changes() {
+        let mut machine = json!({"machineTags": ["A"], "deviceValue": "Normal"})
+            .as_object()
+            .unwrap()
+            .clone();
+        MachineUpdate::from_tags_body(&json!({"Value": "B", "Action": "add"}))
+            .unwrap()
+            .apply(&mut machine);
+        MachineUpdate::from_tags_body(&json!({"Value": "B", "Action": "Add"}))
+            .unwrap()
+            .apply(&mut machine);
+        assert_eq!(machine["machineTags"], json!(["A", "B"]));
+        MachineUpdate::from_tags_body(&json!({"Value": "A", "Action": "Remove"}))
+            .unwrap()
+            .apply(&mut machine);
+        MachineUpdate::from_device_value_body(&json!({"DeviceValue": "high"}))
+            .unwrap()
+            .apply(&mut machine);
+        assert_eq!(
+            (machine["machineTags"].clone(), machine["deviceValue"].clone()),
+            (json!(["B"]), json!("High"))
+        );
+        MachineUpdate::from_patch_body(&json!({"machineTags": ["X", "Y"]}))
+            .unwrap()
+            .apply(&mut machine);
+        assert_eq!(machine["machineTags"], json!(["X", "Y"]));
+        let refused = |r: Result<MachineUpdate, BodyError>| r.unwrap_err();
+        assert!(
+            matches!(refused(MachineUpdate::from_tags_body(&json!({"value": "x", "Action": "Add"}))), BodyError::InvalidRequestBody(m) if m.contains("'value'"))
+        );
+        assert!(
+            matches!(refused(MachineUpdate::from_tags_body(&json!({"Value": "x"}))), BodyError::MissingRequiredParameter(m) if m == "Parameter Action is missing")
+        );
+        assert!(matches!(
+            refused(MachineUpdate::from_tags_body(
+                &json!({"Value": "x", "Action": "Toggle"})
+            )),
+            BodyError::InvalidInput(_)
+        ));
+        assert!(matches!(
+            refused(MachineUpdate::from_device_value_body(
+                &json!({"DeviceValue": "Critical"})
+            )),
+            BodyError::InvalidInput(_)
+        ));
+        assert!(matches!(
+            refused(MachineUpdate::from_patch_body(&json!({"machineTags": "x"}))),
+            BodyError::InvalidRequestBody(_)
+        ));
     }
 
     #[test]

@@ -15,6 +15,9 @@ pub mod api {
     pub const ALERT: &str = "alerts.get";
     pub const ALERT_UPDATE: &str = "alerts.update";
     pub const MACHINE: &str = "machines.get";
+    pub const MACHINE_UPDATE: &str = "machines.update";
+    pub const MACHINE_TAGS: &str = "machines.tags";
+    pub const MACHINE_DEVICE_VALUE: &str = "machines.setDeviceValue";
     pub const ALERT_USER: &str = "alerts.user";
     pub const ALERT_FILES: &str = "alerts.files";
     pub const ALERT_IPS: &str = "alerts.ips";

@@ -15,7 +15,7 @@ pub use types::{AlertDocument, AlertMachine, AppRegistration, ImportCounts, Sign
 
 use async_trait::async_trait;
 use openmde_model::Timestamp;
-use openmde_model::update::AlertUpdate;
+use openmde_model::update::{AlertUpdate, MachineUpdate};
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
@@ -51,6 +51,16 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
         author: String,
     ) -> Result<Option<AlertDocument>>;
+
+    /// Applies `update` to the machine `machine_id`, if last seen at or after `seen_since`, in one
+    /// transaction; the machine's document afterwards.
+    async fn update_machine(
+        &self,
+        tenant: TenantKey,
+        machine_id: &str,
+        seen_since: Timestamp,
+        update: MachineUpdate,
+    ) -> Result<Option<String>>;
 
     /// A machine by id or, failing that, by computer DNS name (case-insensitive), if it was last
     /// seen at or after `seen_since` (machines never seen are kept).

@@ -49,6 +49,11 @@ pub const MACHINE_READ: Permissions = Permissions {
     delegated: &["Machine.Read", "Machine.ReadWrite"],
 };
 
+pub const MACHINE_WRITE: Permissions = Permissions {
+    application: &["Machine.ReadWrite.All"],
+    delegated: &["Machine.ReadWrite"],
+};
+
 pub const ALERT_READ: Permissions = Permissions {
     application: &["Alert.Read.All", "Alert.ReadWrite.All"],
     delegated: &["Alert.Read", "Alert.ReadWrite"],

@@ -41,7 +41,19 @@ impl ApiError {
         match error {
             BodyError::InvalidRequestBody(message) => Self::new(StatusCode::BAD_REQUEST, "InvalidRequestBody", message),
             BodyError::InvalidInput(message) => Self::new(StatusCode::BAD_REQUEST, "InvalidInput", message),
+            BodyError::MissingRequiredParameter(message) => {
+                Self::new(StatusCode::BAD_REQUEST, "MissingRequiredParameter", message)
+            }
         }
+    }
+
+    /// The body of a write, read as JSON, or `InvalidRequestBody`.
+    pub fn json_body(bytes: &[u8]) -> Result<serde_json::Value, Self> {
+        serde_json::from_slice(bytes).map_err(|e| {
+            Self::body(openmde_model::update::BodyError::InvalidRequestBody(format!(
+                "Request body is incorrect: {e}"
+            )))
+        })
     }
 
     pub fn unauthorized(message: impl Into<String>) -> Self {

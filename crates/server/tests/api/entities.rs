@@ -414,3 +414,116 @@ async fn patching_an_alert_updates_it_for_every_reader() {
         .unwrap();
     assert!(reopened["resolvedTime"].is_null());
 }
+
+#[tokio::test]
+async fn machine_tags_and_device_value_change_through_their_three_routes() {
+    let server = TestServer::start_with(|o| o.demo = false).await;
+    server
+        .import(
+            EntityKind::Machine,
+            vec![json!({"id": "m1", "machineTags": ["Finance"], "lastSeen": Timestamp::now().to_string()})],
+        )
+        .await;
+    let token = server.token().await;
+    let post = |path: &str, body: Value| {
+        server
+            .client
+            .post(server.url(path))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+    };
+
+    let tagged: Value = post("/api/machines/m1/tags", json!({"Value": "VIP", "Action": "Add"}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tagged["machineTags"], json!(["Finance", "VIP"]));
+    assert_eq!(
+        tagged["@odata.context"],
+        format!("https://{}/api/$metadata#Machines/$entity", server.https)
+    );
+    let untagged: Value = post("/api/machines/m1/tags", json!({"Value": "Finance", "Action": "Remove"}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(untagged["machineTags"], json!(["VIP"]));
+    let valued: Value = post("/api/machines/m1/setDeviceValue", json!({"DeviceValue": "High"}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(valued["deviceValue"], "High");
+    let patched: Value = server
+        .client
+        .patch(server.url("/api/machines/m1"))
+        .bearer_auth(&token)
+        .json(&json!({"machineTags": ["Servers", "Production"], "deviceValue": "Low"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (patched["machineTags"].clone(), patched["deviceValue"].clone()),
+        (json!(["Servers", "Production"]), json!("Low"))
+    );
+    let read: Value = server.get("/api/machines/m1", Some(&token)).await.json().await.unwrap();
+    assert_eq!(read, patched);
+
+    for (path, body, code) in [
+        (
+            "/api/machines/m1/tags",
+            json!({"value": "x", "action": "Add"}),
+            "InvalidRequestBody",
+        ),
+        (
+            "/api/machines/m1/tags",
+            json!({"Value": "x"}),
+            "MissingRequiredParameter",
+        ),
+        (
+            "/api/machines/m1/tags",
+            json!({"Value": "x", "Action": "Toggle"}),
+            "InvalidInput",
+        ),
+        (
+            "/api/machines/m1/setDeviceValue",
+            json!({"DeviceValue": "Critical"}),
+            "InvalidInput",
+        ),
+        (
+            "/api/machines/m1/setDeviceValue",
+            json!({"deviceValue": "Low"}),
+            "InvalidRequestBody",
+        ),
+    ] {
+        assert_mde_error(post(path, body).await.unwrap(), 400, code).await;
+    }
+    assert_mde_error(
+        post("/api/machines/nope/tags", json!({"Value": "x", "Action": "Add"}))
+            .await
+            .unwrap(),
+        404,
+        "ResourceNotFound",
+    )
+    .await;
+    let readonly = server.app_token(&["Machine.Read.All"]).await;
+    let refused = server
+        .client
+        .post(server.url("/api/machines/m1/tags"))
+        .bearer_auth(&readonly)
+        .json(&json!({"Value": "x", "Action": "Add"}))
+        .send()
+        .await
+        .unwrap();
+    assert_mde_error(refused, 403, "Forbidden").await;
+    let unchanged: Value = server.get("/api/machines/m1", Some(&token)).await.json().await.unwrap();
+    assert_eq!(unchanged, patched, "refused writes change nothing");
+}

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use openmde_model::Timestamp;
-use openmde_model::update::AlertUpdate;
+use openmde_model::update::{AlertUpdate, MachineUpdate};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use crate::{
@@ -419,6 +419,35 @@ impl Store for SqliteStore {
                 .execute(params![tenant.0, alert_id, doc, now.0])?;
             tx.commit()?;
             Ok(Some(AlertDocument { doc, evidence }))
+        })
+        .await
+    }
+
+    async fn update_machine(
+        &self,
+        tenant: TenantKey,
+        machine_id: &str,
+        seen_since: Timestamp,
+        update: MachineUpdate,
+    ) -> Result<Option<String>> {
+        let machine_id = machine_id.to_string();
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let found: Option<String> = tx
+                .prepare_cached(
+                    "SELECT doc FROM machines WHERE tenant = +?1 AND id = +?2 AND (last_seen IS NULL OR last_seen >= +?3)",
+                )?
+                .query_row(params![tenant.0, machine_id, seen_since.0], |row| row.get(0))
+                .optional()?;
+            let Some(doc) = found else { return Ok(None) };
+            let corrupt = |e: serde_json::Error| rusqlite::Error::ToSqlConversionFailure(Box::new(e));
+            let mut machine: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&doc).map_err(corrupt)?;
+            update.apply(&mut machine);
+            let doc = serde_json::to_string(&machine).map_err(corrupt)?;
+            tx.prepare_cached("UPDATE machines SET doc = ?3 WHERE tenant = ?1 AND id = ?2")?
+                .execute(params![tenant.0, machine_id, doc])?;
+            tx.commit()?;
+            Ok(Some(doc))
         })
         .await
     }

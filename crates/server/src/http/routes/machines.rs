@@ -5,8 +5,10 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::response::Response;
 use openmde_model::Timestamp;
+use openmde_model::update::{BodyError, MachineUpdate};
+use serde_json::Value;
 
-use crate::http::auth::{Authenticated, MACHINE_READ};
+use crate::http::auth::{Authenticated, MACHINE_READ, MACHINE_WRITE};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiPath, SelectOnly};
 use crate::http::odata::{Projection, RequestOrigin, entity_response};
@@ -29,4 +31,67 @@ pub async fn get_machine(
         Some(machine) => entity_response(&origin, "Machines", projection.as_ref(), &machine),
         None => Err(ApiError::resource_not_found("Machine", &id_or_name)),
     }
+}
+
+/// Reads one of the machine writes' bodies.
+type ReadBody = fn(&Value) -> Result<MachineUpdate, BodyError>;
+
+/// The shared path of the machine writes: permission, limit, body, one transaction.
+async fn update_machine(
+    state: &AppState,
+    auth: &Authenticated,
+    origin: &RequestOrigin,
+    machine_id: &str,
+    api: &'static str,
+    (body, read): (&[u8], ReadBody),
+) -> Result<Response, ApiError> {
+    let caller = auth.require(&MACHINE_WRITE)?;
+    state.count_call(caller, api).await?;
+    let update = read(&ApiError::json_body(body)?).map_err(ApiError::body)?;
+    let seen_since = Timestamp::now().minus_days(state.retention_days);
+    match state
+        .store
+        .update_machine(caller.tenant, machine_id, seen_since, update)
+        .await?
+    {
+        Some(machine) => entity_response(origin, "Machines", None, &machine),
+        None => Err(ApiError::resource_not_found("Machine", machine_id)),
+    }
+}
+
+/// `POST /api/machines/{id}/tags`: `{"Value": "...", "Action": "Add" | "Remove"}`.
+pub async fn tags(
+    State(state): State<Arc<AppState>>,
+    auth: Authenticated,
+    origin: RequestOrigin,
+    ApiPath(machine_id): ApiPath<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let read = (&body[..], MachineUpdate::from_tags_body as ReadBody);
+    update_machine(&state, &auth, &origin, &machine_id, api::MACHINE_TAGS, read).await
+}
+
+/// `POST /api/machines/{id}/setDeviceValue`: `{"DeviceValue": "Normal" | "Low" | "High"}`.
+pub async fn set_device_value(
+    State(state): State<Arc<AppState>>,
+    auth: Authenticated,
+    origin: RequestOrigin,
+    ApiPath(machine_id): ApiPath<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let read = (&body[..], MachineUpdate::from_device_value_body as ReadBody);
+    update_machine(&state, &auth, &origin, &machine_id, api::MACHINE_DEVICE_VALUE, read).await
+}
+
+/// `PATCH /api/machines/{id}`: `{"machineTags": [...], "deviceValue": "..."}`; the sent tags
+/// become the machine's tags.
+pub async fn patch_machine(
+    State(state): State<Arc<AppState>>,
+    auth: Authenticated,
+    origin: RequestOrigin,
+    ApiPath(machine_id): ApiPath<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let read = (&body[..], MachineUpdate::from_patch_body as ReadBody);
+    update_machine(&state, &auth, &origin, &machine_id, api::MACHINE_UPDATE, read).await
 }

@@ -23,7 +23,12 @@ fn mde_api() -> Router<Arc<AppState>> {
         .route("/alerts/{id}/files", get(alerts::alert_files))
         .route("/alerts/{id}/ips", get(alerts::alert_ips))
         .route("/alerts/{id}/domains", get(alerts::alert_domains))
-        .route("/machines/{id}", get(machines::get_machine))
+        .route(
+            "/machines/{id}",
+            get(machines::get_machine).patch(machines::patch_machine),
+        )
+        .route("/machines/{id}/tags", post(machines::tags))
+        .route("/machines/{id}/setDeviceValue", post(machines::set_device_value))
 }
 
 fn entra() -> Router<Arc<AppState>> {
