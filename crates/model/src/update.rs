@@ -18,7 +18,13 @@ pub enum BodyError {
     /// A required parameter is absent.
     #[error("{0}")]
     MissingRequiredParameter(String),
+    /// More items than one call may carry.
+    #[error("{0}")]
+    MaximumBatchSizeExceeded(String),
 }
+
+/// Alerts one `batchUpdate` may change.
+pub const MAX_BATCH_ALERTS: usize = 1_000;
 
 /// The statuses an update may set; the other `AlertStatus` members are the service's own.
 const SETTABLE_STATUSES: [&str; 3] = ["New", "InProgress", "Resolved"];
@@ -102,6 +108,37 @@ impl AlertUpdate {
         Ok(update)
     }
 
+    /// `POST /api/alerts/batchUpdate`: `alertIds` (required) and the fields of an update.
+    pub fn from_batch_body(body: &Value) -> Result<(Vec<String>, Self), BodyError> {
+        let mut fields = body
+            .as_object()
+            .cloned()
+            .ok_or_else(|| BodyError::InvalidRequestBody("Request body is incorrect: expected a JSON object".into()))?;
+        let ids = match fields.remove("alertIds") {
+            None | Some(Value::Null) => {
+                return Err(BodyError::MissingRequiredParameter(
+                    "Parameter alertIds is missing".into(),
+                ));
+            }
+            Some(Value::Array(ids)) => ids
+                .iter()
+                .map(|id| text("alertIds", id).map(str::to_string))
+                .collect::<Result<Vec<_>, _>>()?,
+            Some(_) => {
+                return Err(BodyError::InvalidRequestBody(
+                    "'alertIds' must be an array of strings".into(),
+                ));
+            }
+        };
+        if ids.len() > MAX_BATCH_ALERTS {
+            return Err(BodyError::MaximumBatchSizeExceeded(format!(
+                "Maximum batch size exceeded. Received: {}, allowed: {MAX_BATCH_ALERTS}",
+                ids.len()
+            )));
+        }
+        Ok((ids, Self::from_body(&Value::Object(fields))?))
+    }
+
     /// Applies the update to a canonical alert at `now`; `author` signs the comment.
     pub fn apply(&self, alert: &mut Map<String, Value>, now: Timestamp, author: &str) {
         let stamp = Value::String(now.to_string());
@@ -140,6 +177,20 @@ impl AlertUpdate {
             }
         }
         alert.insert("lastUpdateTime".into(), stamp);
+    }
+}
+
+/// An update with when and by whom it is made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedAlertUpdate {
+    pub update: AlertUpdate,
+    pub at: Timestamp,
+    pub author: String,
+}
+
+impl SignedAlertUpdate {
+    pub fn apply(&self, alert: &mut Map<String, Value>) {
+        self.update.apply(alert, self.at, &self.author);
     }
 }
 
@@ -343,6 +394,24 @@ mod tests {
             refused(MachineUpdate::from_patch_body(&json!({"machineTags": "x"}))),
             BodyError::InvalidRequestBody(_)
         ));
+    }
+
+    #[test]
+    fn batch_bodies_need_alert_ids() {
+        let (ids, update) =
+            AlertUpdate::from_batch_body(&json!({"alertIds": ["a", "b"], "status": "Resolved"})).unwrap();
+        assert_eq!(
+            (ids, update.status),
+            (vec!["a".to_string(), "b".to_string()], Some("Resolved"))
+        );
+        assert!(matches!(
+            AlertUpdate::from_batch_body(&json!({"status": "New"})),
+            Err(BodyError::MissingRequiredParameter(_))
+        ));
+        let many: Vec<String> = (0..=MAX_BATCH_ALERTS).map(|i| i.to_string()).collect();
+        assert!(
+            matches!(AlertUpdate::from_batch_body(&json!({"alertIds": many})), Err(BodyError::MaximumBatchSizeExceeded(m)) if m.contains("Received: 1001, allowed: 1000"))
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod api {
     pub const ALERT_MACHINE: &str = "alerts.machine";
     pub const ALERT: &str = "alerts.get";
     pub const ALERT_UPDATE: &str = "alerts.update";
+    pub const ALERT_BATCH_UPDATE: &str = "alerts.batchUpdate";
     pub const MACHINE: &str = "machines.get";
     pub const MACHINE_UPDATE: &str = "machines.update";
     pub const MACHINE_TAGS: &str = "machines.tags";
@@ -33,14 +34,26 @@ pub struct RateLimits {
 
 impl Default for RateLimits {
     fn default() -> Self {
-        let windows = [(
+        let mde = || vec![Window::per_minute(100), Window::per_hour(1500)];
+        let standard = [
             api::ALERT_MACHINE,
-            vec![Window::per_minute(100), Window::per_hour(1500)],
-        )];
-        RateLimits {
-            enabled: true,
-            windows: windows.into_iter().collect(),
-        }
+            api::ALERT,
+            api::ALERT_UPDATE,
+            api::ALERT_USER,
+            api::ALERT_FILES,
+            api::ALERT_IPS,
+            api::ALERT_DOMAINS,
+            api::MACHINE,
+            api::MACHINE_UPDATE,
+            api::MACHINE_TAGS,
+            api::MACHINE_DEVICE_VALUE,
+        ];
+        let batch = (
+            api::ALERT_BATCH_UPDATE,
+            vec![Window::per_minute(10), Window::per_hour(500)],
+        );
+        let windows = standard.into_iter().map(|name| (name, mde())).chain([batch]).collect();
+        RateLimits { enabled: true, windows }
     }
 }
 
@@ -145,4 +158,41 @@ impl AppState {
 
 pub fn now_unix() -> i64 {
     openmde_model::Timestamp::now().unix_seconds()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_api_has_mde_limits_and_they_can_be_changed() {
+        let mut limits = RateLimits::default();
+        assert_eq!(limits.windows.len(), 12);
+        assert!(limits.windows.values().all(|w| w.len() == 2));
+        assert_eq!(
+            limits.windows[api::ALERT_BATCH_UPDATE],
+            vec![Window::per_minute(10), Window::per_hour(500)]
+        );
+        assert_eq!(
+            limits.windows[api::MACHINE_TAGS],
+            vec![Window::per_minute(100), Window::per_hour(1500)]
+        );
+        limits.set("alerts.get=5/s, 20/day").unwrap();
+        assert_eq!(
+            limits.windows[api::ALERT],
+            vec![
+                Window {
+                    max_calls: 5,
+                    window_seconds: 1
+                },
+                Window {
+                    max_calls: 20,
+                    window_seconds: 86_400
+                }
+            ]
+        );
+        assert!(limits.set("alerts.nope=1/min").unwrap_err().contains("unknown API"));
+        assert!(limits.set("alerts.get=1/week").unwrap_err().contains("unknown window"));
+        assert!(limits.set("alerts.get").is_err());
+    }
 }

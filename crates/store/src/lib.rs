@@ -11,11 +11,13 @@ mod types;
 
 pub use document::{Columns, StoredRecord};
 pub use error::StoreError;
-pub use types::{AlertDocument, AlertMachine, AppRegistration, ImportCounts, SigningKeyRecord, Tenant, TenantKey};
+pub use types::{
+    AlertDocument, AlertMachine, AlertsUpdated, AppRegistration, ImportCounts, SigningKeyRecord, Tenant, TenantKey,
+};
 
 use async_trait::async_trait;
 use openmde_model::Timestamp;
-use openmde_model::update::{AlertUpdate, MachineUpdate};
+use openmde_model::update::{MachineUpdate, SignedAlertUpdate};
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
@@ -40,17 +42,15 @@ pub trait Store: Send + Sync + 'static {
     async fn alert(&self, tenant: TenantKey, alert_id: &str, updated_since: Timestamp)
     -> Result<Option<AlertDocument>>;
 
-    /// Applies `update` (signed by `author`) at `now` to an alert last updated at or after
-    /// `updated_since`, in one transaction; the alert as it is afterwards.
-    async fn update_alert(
+    /// Applies `change` to every alert of `alert_ids` last updated at or after `updated_since`,
+    /// in one transaction: all of them, or, if one is not found, none.
+    async fn update_alerts(
         &self,
         tenant: TenantKey,
-        alert_id: &str,
+        alert_ids: Vec<String>,
         updated_since: Timestamp,
-        update: AlertUpdate,
-        now: Timestamp,
-        author: String,
-    ) -> Result<Option<AlertDocument>>;
+        change: SignedAlertUpdate,
+    ) -> Result<AlertsUpdated>;
 
     /// Applies `update` to the machine `machine_id`, if last seen at or after `seen_since`, in one
     /// transaction; the machine's document afterwards.

@@ -58,3 +58,12 @@ pub struct AlertDocument {
     pub doc: String,
     pub evidence: String,
 }
+
+/// What an update of several alerts did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AlertsUpdated {
+    /// Every alert, as it is now, in the order asked.
+    All(Vec<AlertDocument>),
+    /// This alert was not found, and nothing was changed.
+    NotFound(String),
+}

@@ -44,6 +44,9 @@ impl ApiError {
             BodyError::MissingRequiredParameter(message) => {
                 Self::new(StatusCode::BAD_REQUEST, "MissingRequiredParameter", message)
             }
+            BodyError::MaximumBatchSizeExceeded(message) => {
+                Self::new(StatusCode::BAD_REQUEST, "MaximumBatchSizeExceeded", message)
+            }
         }
     }
 

@@ -527,3 +527,79 @@ async fn machine_tags_and_device_value_change_through_their_three_routes() {
     let unchanged: Value = server.get("/api/machines/m1", Some(&token)).await.json().await.unwrap();
     assert_eq!(unchanged, patched, "refused writes change nothing");
 }
+
+#[tokio::test]
+async fn batch_updates_change_all_or_nothing_within_their_own_limit() {
+    let server = TestServer::start_with(|o| {
+        o.demo = false;
+        o.rate_limits = openmde::state::RateLimits::default();
+    })
+    .await;
+    let now = Timestamp::now().to_string();
+    server
+        .import(
+            EntityKind::Alert,
+            vec![
+                json!({"id": "b1", "status": "New", "lastUpdateTime": now}),
+                json!({"id": "b2", "status": "New", "lastUpdateTime": now}),
+            ],
+        )
+        .await;
+    let token = server.token().await;
+    let batch = |body: Value| {
+        server
+            .client
+            .post(server.url("/api/alerts/batchUpdate"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+    };
+
+    let done = batch(json!({"alertIds": ["b1", "b2"], "status": "InProgress", "comment": "triaged"}))
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 200);
+    assert!(
+        done.bytes().await.unwrap().is_empty(),
+        "batchUpdate answers with an empty body"
+    );
+    for id in ["b1", "b2"] {
+        let alert: Value = server
+            .get(&format!("/api/alerts/{id}"), Some(&token))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            (alert["status"].as_str(), alert["comments"][0]["comment"].as_str()),
+            (Some("InProgress"), Some("triaged"))
+        );
+    }
+    let missing = batch(json!({"alertIds": ["b1", "nope"], "status": "Resolved"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        assert_mde_error(missing, 404, "ResourceNotFound").await,
+        "Alert nope was not found"
+    );
+    let b1: Value = server.get("/api/alerts/b1", Some(&token)).await.json().await.unwrap();
+    assert_eq!(b1["status"], "InProgress", "nothing of a refused batch is applied");
+    assert_mde_error(
+        batch(json!({"status": "Resolved"})).await.unwrap(),
+        400,
+        "MissingRequiredParameter",
+    )
+    .await;
+
+    // 10 calls a minute: three were made above (a refused body is counted too, as the call was made).
+    let second = (Timestamp::now().unix_seconds() % 60) as u64;
+    if second > 50 {
+        tokio::time::sleep(std::time::Duration::from_secs(61 - second)).await;
+    }
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        statuses.push(batch(json!({"alertIds": ["b2"]})).await.unwrap().status().as_u16());
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
+    assert!(statuses.iter().filter(|s| **s == 200).count() <= 10);
+}

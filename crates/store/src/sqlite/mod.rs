@@ -26,12 +26,12 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use openmde_model::Timestamp;
-use openmde_model::update::{AlertUpdate, MachineUpdate};
+use openmde_model::update::{MachineUpdate, SignedAlertUpdate};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use crate::{
-    AlertDocument, AlertMachine, AppRegistration, Import, Result, SigningKeyRecord, Store, StoreError, Tenant,
-    TenantKey,
+    AlertDocument, AlertMachine, AlertsUpdated, AppRegistration, Import, Result, SigningKeyRecord, Store, StoreError,
+    Tenant, TenantKey,
 };
 
 pub struct SqliteStore {
@@ -390,35 +390,40 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn update_alert(
+    async fn update_alerts(
         &self,
         tenant: TenantKey,
-        alert_id: &str,
+        alert_ids: Vec<String>,
         updated_since: Timestamp,
-        update: AlertUpdate,
-        now: Timestamp,
-        author: String,
-    ) -> Result<Option<AlertDocument>> {
-        let alert_id = alert_id.to_string();
+        change: SignedAlertUpdate,
+    ) -> Result<AlertsUpdated> {
         self.write(move |conn| {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let found: Option<(String, String)> = tx
-                .prepare_cached(
-                    "SELECT doc, evidence FROM alerts WHERE tenant = +?1 AND id = +?2 AND last_update >= +?3",
-                )?
-                .query_row(params![tenant.0, alert_id, updated_since.0], |row| {
-                    Ok((row.get(0)?, row.get(1)?))
-                })
-                .optional()?;
-            let Some((doc, evidence)) = found else { return Ok(None) };
             let corrupt = |e: serde_json::Error| rusqlite::Error::ToSqlConversionFailure(Box::new(e));
-            let mut alert: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&doc).map_err(corrupt)?;
-            update.apply(&mut alert, now, &author);
-            let doc = serde_json::to_string(&alert).map_err(corrupt)?;
-            tx.prepare_cached("UPDATE alerts SET doc = ?3, last_update = ?4 WHERE tenant = ?1 AND id = ?2")?
-                .execute(params![tenant.0, alert_id, doc, now.0])?;
+            let mut updated = Vec::with_capacity(alert_ids.len());
+            for alert_id in alert_ids {
+                let found: Option<(String, String)> = tx
+                    .prepare_cached(
+                        "SELECT doc, evidence FROM alerts WHERE tenant = +?1 AND id = +?2 AND last_update >= +?3",
+                    )?
+                    .query_row(params![tenant.0, alert_id, updated_since.0], |row| {
+                        Ok((row.get(0)?, row.get(1)?))
+                    })
+                    .optional()?;
+                // Dropping the transaction rolls back what this call changed so far.
+                let Some((doc, evidence)) = found else {
+                    return Ok(AlertsUpdated::NotFound(alert_id));
+                };
+                let mut alert: serde_json::Map<String, serde_json::Value> =
+                    serde_json::from_str(&doc).map_err(corrupt)?;
+                change.apply(&mut alert);
+                let doc = serde_json::to_string(&alert).map_err(corrupt)?;
+                tx.prepare_cached("UPDATE alerts SET doc = ?3, last_update = ?4 WHERE tenant = ?1 AND id = ?2")?
+                    .execute(params![tenant.0, alert_id, doc, change.at.0])?;
+                updated.push(AlertDocument { doc, evidence });
+            }
             tx.commit()?;
-            Ok(Some(AlertDocument { doc, evidence }))
+            Ok(AlertsUpdated::All(updated))
         })
         .await
     }

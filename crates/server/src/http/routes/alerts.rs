@@ -3,9 +3,11 @@
 use std::sync::Arc;
 
 use axum::extract::State;
+use axum::response::IntoResponse;
 use axum::response::Response;
+use openmde_model::update::{AlertUpdate, SignedAlertUpdate};
 use openmde_model::{Timestamp, related};
-use openmde_store::AlertMachine;
+use openmde_store::{AlertMachine, AlertsUpdated};
 use serde_json::{Map, Value};
 
 use crate::http::auth::{
@@ -51,28 +53,50 @@ pub async fn update_alert(
 ) -> Result<Response, ApiError> {
     let caller = auth.require(&ALERT_WRITE)?;
     state.count_call(caller, api::ALERT_UPDATE).await?;
-    let body: Value = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::body(openmde_model::update::BodyError::InvalidRequestBody(format!(
-            "Request body is incorrect: {e}"
-        )))
+    let update = AlertUpdate::from_body(&ApiError::json_body(&body)?).map_err(ApiError::body)?;
+    let mut updated = apply_to_alerts(&state, caller, vec![alert_id], update).await?;
+    let document = updated.pop().and_then(|stored| stored.with_evidence()).ok_or_else(|| {
+        tracing::error!("stored alert is not valid JSON");
+        ApiError::internal()
     })?;
-    let update = openmde_model::update::AlertUpdate::from_body(&body).map_err(ApiError::body)?;
+    entity_response(&origin, "Alerts", None, &document)
+}
+
+/// `POST /api/alerts/batchUpdate`: the same changes to several alerts; 200 with an empty body.
+pub async fn batch_update(
+    State(state): State<Arc<AppState>>,
+    auth: Authenticated,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let caller = auth.require(&ALERT_WRITE)?;
+    state.count_call(caller, api::ALERT_BATCH_UPDATE).await?;
+    let (ids, update) = AlertUpdate::from_batch_body(&ApiError::json_body(&body)?).map_err(ApiError::body)?;
+    apply_to_alerts(&state, caller, ids, update).await?;
+    Ok(axum::http::StatusCode::OK.into_response())
+}
+
+/// Applies an update, signed by the caller, to alerts within retention: all or none.
+async fn apply_to_alerts(
+    state: &AppState,
+    caller: &openmde_identity::Caller,
+    alert_ids: Vec<String>,
+    update: AlertUpdate,
+) -> Result<Vec<openmde_store::AlertDocument>, ApiError> {
     let author = match &caller.principal.kind {
         openmde_identity::PrincipalKind::Delegated { upn: Some(upn), .. } => upn.clone(),
         _ => caller.principal.client_id.clone(),
     };
-    let now = Timestamp::now();
-    let updated_since = now.minus_days(state.retention_days);
-    let stored = state
+    let at = Timestamp::now();
+    let updated_since = at.minus_days(state.retention_days);
+    let change = SignedAlertUpdate { update, at, author };
+    match state
         .store
-        .update_alert(caller.tenant, &alert_id, updated_since, update, now, author)
+        .update_alerts(caller.tenant, alert_ids, updated_since, change)
         .await?
-        .ok_or_else(|| ApiError::resource_not_found("Alert", &alert_id))?;
-    let document = stored.with_evidence().ok_or_else(|| {
-        tracing::error!(alert = %alert_id, "stored alert is not valid JSON");
-        ApiError::internal()
-    })?;
-    entity_response(&origin, "Alerts", None, &document)
+    {
+        AlertsUpdated::All(updated) => Ok(updated),
+        AlertsUpdated::NotFound(alert_id) => Err(ApiError::resource_not_found("Alert", &alert_id)),
+    }
 }
 
 /// `GET /api/alerts/{id}/machine`: the machine the alert was raised on.
