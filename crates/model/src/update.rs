@@ -180,6 +180,93 @@ impl AlertUpdate {
     }
 }
 
+/// Categories `CreateAlertByReference` takes.
+pub const ALERT_CATEGORIES: [&str; 16] = [
+    "General",
+    "CommandAndControl",
+    "Collection",
+    "CredentialAccess",
+    "DefenseEvasion",
+    "Discovery",
+    "Exfiltration",
+    "Exploit",
+    "Execution",
+    "InitialAccess",
+    "LateralMovement",
+    "Malware",
+    "Persistence",
+    "PrivilegeEscalation",
+    "Ransomware",
+    "SuspiciousActivity",
+];
+
+/// `POST /api/alerts/CreateAlertByReference`: an alert on top of an event of a machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertReference {
+    pub machine_id: String,
+    pub severity: &'static str,
+    pub title: String,
+    pub description: String,
+    pub recommended_action: String,
+    pub event_time: Timestamp,
+    pub report_id: String,
+    pub category: Option<&'static str>,
+}
+
+impl AlertReference {
+    pub fn from_body(body: &Value) -> Result<Self, BodyError> {
+        let fields = object(body)?;
+        let names = [
+            "machineId",
+            "severity",
+            "title",
+            "description",
+            "recommendedAction",
+            "eventTime",
+            "reportId",
+            "category",
+        ];
+        only(fields, &names)?;
+        let string = |name: &str| -> Result<String, BodyError> { Ok(text(name, required(fields, name)?)?.to_string()) };
+        let event_time = string("eventTime")?;
+        Ok(AlertReference {
+            machine_id: string("machineId")?,
+            severity: member(
+                "severity",
+                &string("severity")?,
+                &["Informational", "Low", "Medium", "High"],
+            )?,
+            title: string("title")?,
+            description: string("description")?,
+            recommended_action: string("recommendedAction")?,
+            event_time: Timestamp::parse(&event_time)
+                .map_err(|e| BodyError::InvalidInput(format!("Invalid input {event_time} for 'eventTime': {e}")))?,
+            report_id: string("reportId")?,
+            category: match fields.get("category").filter(|v| !v.is_null()) {
+                Some(value) => Some(member("category", text("category", value)?, &ALERT_CATEGORIES)?),
+                None => None,
+            },
+        })
+    }
+
+    /// The new alert, raised at `now` on `machine` of tenant `tenant_id`, with id `id`.
+    pub fn alert(&self, id: &str, machine: &Map<String, Value>, tenant_id: &str, now: Timestamp) -> Map<String, Value> {
+        let stamp = now.to_string();
+        let event = self.event_time.to_string();
+        let value = json!({
+            "id": id, "severity": self.severity, "status": "New", "investigationState": "Queued",
+            "detectionSource": "CustomDetection", "category": self.category.unwrap_or("General"),
+            "title": self.title, "description": self.description,
+            "alertCreationTime": stamp, "firstEventTime": event, "lastEventTime": event, "lastUpdateTime": stamp,
+            "machineId": self.machine_id, "computerDnsName": machine.get("computerDnsName"),
+            "rbacGroupName": machine.get("rbacGroupName"), "aadTenantId": tenant_id,
+            "mitreTechniques": [], "loggedOnUsers": [], "comments": [], "evidence": [], "domains": [],
+        });
+        let fields = value.as_object().cloned().unwrap_or_default();
+        crate::canonical::canonicalize(&crate::schema::ALERT, fields.clone()).unwrap_or(fields)
+    }
+}
+
 /// An update with when and by whom it is made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedAlertUpdate {
@@ -412,6 +499,47 @@ mod tests {
         assert!(
             matches!(AlertUpdate::from_batch_body(&json!({"alertIds": many})), Err(BodyError::MaximumBatchSizeExceeded(m)) if m.contains("Received: 1001, allowed: 1000"))
         );
+    }
+
+    #[test]
+    fn alert_references_are_checked_and_become_alerts() {
+        let body = json!({"machineId": "m1", "severity": "low", "title": "example", "description": "example alert",
+                          "recommendedAction": "nothing", "eventTime": "2018-08-03T16:45:21.7115183Z", "reportId": "20776",
+                          "category": "Exploit"});
+        let reference = AlertReference::from_body(&body).unwrap();
+        assert_eq!((reference.severity, reference.category), ("Low", Some("Exploit")));
+        let machine = json!({"computerDnsName": "m1.contoso.com"})
+            .as_object()
+            .unwrap()
+            .clone();
+        let alert = reference.alert(
+            "da1_2",
+            &machine,
+            "t",
+            Timestamp::parse("2026-01-01T00:00:00Z").unwrap(),
+        );
+        assert_eq!(alert.len(), crate::schema::ALERT.properties.len());
+        assert_eq!(
+            (alert["firstEventTime"].as_str(), alert["computerDnsName"].as_str()),
+            (Some("2018-08-03T16:45:21.7115183Z"), Some("m1.contoso.com"))
+        );
+        let mut missing = body.clone();
+        missing.as_object_mut().unwrap().remove("reportId");
+        assert!(
+            matches!(AlertReference::from_body(&missing), Err(BodyError::MissingRequiredParameter(m)) if m == "Parameter reportId is missing")
+        );
+        let mut bad = body.clone();
+        bad["eventTime"] = json!("yesterday");
+        assert!(matches!(
+            AlertReference::from_body(&bad),
+            Err(BodyError::InvalidInput(_))
+        ));
+        bad = body;
+        bad["category"] = json!("Pranks");
+        assert!(matches!(
+            AlertReference::from_body(&bad),
+            Err(BodyError::InvalidInput(_))
+        ));
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod api {
     pub const ALERT: &str = "alerts.get";
     pub const ALERT_UPDATE: &str = "alerts.update";
     pub const ALERT_BATCH_UPDATE: &str = "alerts.batchUpdate";
+    pub const ALERT_BY_REFERENCE: &str = "alerts.createByReference";
     pub const MACHINE: &str = "machines.get";
     pub const MACHINE_UPDATE: &str = "machines.update";
     pub const MACHINE_TAGS: &str = "machines.tags";
@@ -52,7 +53,13 @@ impl Default for RateLimits {
             api::ALERT_BATCH_UPDATE,
             vec![Window::per_minute(10), Window::per_hour(500)],
         );
-        let windows = standard.into_iter().map(|name| (name, mde())).chain([batch]).collect();
+        // CreateAlertByReference: the documentation gives only the minute limit.
+        let by_reference = (api::ALERT_BY_REFERENCE, vec![Window::per_minute(15)]);
+        let windows = standard
+            .into_iter()
+            .map(|name| (name, mde()))
+            .chain([batch, by_reference])
+            .collect();
         RateLimits { enabled: true, windows }
     }
 }
@@ -167,8 +174,8 @@ mod tests {
     #[test]
     fn every_api_has_mde_limits_and_they_can_be_changed() {
         let mut limits = RateLimits::default();
-        assert_eq!(limits.windows.len(), 12);
-        assert!(limits.windows.values().all(|w| w.len() == 2));
+        assert_eq!(limits.windows.len(), 13);
+        assert_eq!(limits.windows[api::ALERT_BY_REFERENCE], vec![Window::per_minute(15)]);
         assert_eq!(
             limits.windows[api::ALERT_BATCH_UPDATE],
             vec![Window::per_minute(10), Window::per_hour(500)]

@@ -12,12 +12,13 @@ mod types;
 pub use document::{Columns, StoredRecord};
 pub use error::StoreError;
 pub use types::{
-    AlertDocument, AlertMachine, AlertsUpdated, AppRegistration, ImportCounts, SigningKeyRecord, Tenant, TenantKey,
+    AlertByReference, AlertDocument, AlertMachine, AlertsUpdated, AppRegistration, ImportCounts, SigningKeyRecord,
+    Tenant, TenantKey,
 };
 
 use async_trait::async_trait;
 use openmde_model::Timestamp;
-use openmde_model::update::{MachineUpdate, SignedAlertUpdate};
+use openmde_model::update::{AlertReference, MachineUpdate, SignedAlertUpdate};
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
@@ -51,6 +52,16 @@ pub trait Store: Send + Sync + 'static {
         updated_since: Timestamp,
         change: SignedAlertUpdate,
     ) -> Result<AlertsUpdated>;
+
+    /// Raises an alert with id `alert_id` from `reference` on its machine, or merges it into
+    /// an open alert of the same title there, in one transaction.
+    async fn create_alert_by_reference(
+        &self,
+        tenant: TenantKey,
+        alert_id: String,
+        reference: AlertReference,
+        now: Timestamp,
+    ) -> Result<AlertByReference>;
 
     /// Applies `update` to the machine `machine_id`, if last seen at or after `seen_since`, in one
     /// transaction; the machine's document afterwards.

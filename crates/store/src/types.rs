@@ -67,3 +67,12 @@ pub enum AlertsUpdated {
     /// This alert was not found, and nothing was changed.
     NotFound(String),
 }
+
+/// What `CreateAlertByReference` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AlertByReference {
+    Created(AlertDocument),
+    /// An open alert with the same title on the machine took the new one in.
+    Merged(AlertDocument),
+    MachineNotFound,
+}

@@ -603,3 +603,86 @@ async fn batch_updates_change_all_or_nothing_within_their_own_limit() {
     assert!(statuses.contains(&429), "{statuses:?}");
     assert!(statuses.iter().filter(|s| **s == 200).count() <= 10);
 }
+
+#[tokio::test]
+async fn alerts_by_reference_are_raised_or_merged_into_an_open_one() {
+    let server = TestServer::start_with(|o| o.demo = false).await;
+    server
+        .import(
+            EntityKind::Machine,
+            vec![json!({"id": "m1", "computerDnsName": "m1.contoso.com", "lastSeen": Timestamp::now().to_string()})],
+        )
+        .await;
+    let token = server.token().await;
+    let body = json!({"machineId": "m1", "severity": "Low", "title": "example", "description": "example alert",
+                      "recommendedAction": "nothing", "eventTime": "2018-08-03T16:45:21.7115183Z", "reportId": "20776",
+                      "category": "Exploit"});
+    let create = |body: Value| {
+        server
+            .client
+            .post(server.url("/api/alerts/CreateAlertByReference"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+    };
+    let first: Value = create(body.clone()).await.unwrap().json().await.unwrap();
+    let id = first["id"].as_str().unwrap().to_string();
+    assert!(id.starts_with("da6") && id.contains('_'), "{id}");
+    assert_eq!(
+        (
+            first["status"].as_str(),
+            first["severity"].as_str(),
+            first["category"].as_str()
+        ),
+        (Some("New"), Some("Low"), Some("Exploit"))
+    );
+    assert_eq!(
+        (first["computerDnsName"].as_str(), first["aadTenantId"].as_str()),
+        (Some("m1.contoso.com"), Some(server.tenant()))
+    );
+    assert_eq!(first["firstEventTime"], "2018-08-03T16:45:21.7115183Z");
+    assert_eq!(
+        first["@odata.context"],
+        format!("https://{}/api/$metadata#Alerts/$entity", server.https)
+    );
+    let read: Value = server
+        .get(&format!("/api/alerts/{id}"), Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(read, first);
+    assert_eq!(server.machine_status(&id, &token).await, 200);
+
+    // While it is open, the same title on the same machine merges into it.
+    let merged: Value = create(body.clone()).await.unwrap().json().await.unwrap();
+    assert_eq!(merged["id"], first["id"]);
+    let resolve = server
+        .client
+        .patch(server.url(&format!("/api/alerts/{id}")))
+        .bearer_auth(&token)
+        .json(&json!({"status": "Resolved"}));
+    assert_eq!(resolve.send().await.unwrap().status(), 200);
+    let fresh: Value = create(body.clone()).await.unwrap().json().await.unwrap();
+    assert_ne!(fresh["id"], first["id"]);
+
+    let mut elsewhere = body.clone();
+    elsewhere["machineId"] = json!("m-unknown");
+    assert_eq!(
+        assert_mde_error(create(elsewhere).await.unwrap(), 404, "ResourceNotFound").await,
+        "Machine m-unknown was not found"
+    );
+    let mut incomplete = body.clone();
+    incomplete.as_object_mut().unwrap().remove("title");
+    assert_mde_error(create(incomplete).await.unwrap(), 400, "MissingRequiredParameter").await;
+    let readonly = server.app_token(&["Alert.Read.All"]).await;
+    let refused = server
+        .client
+        .post(server.url("/api/alerts/CreateAlertByReference"))
+        .bearer_auth(&readonly)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_mde_error(refused, 403, "Forbidden").await;
+}

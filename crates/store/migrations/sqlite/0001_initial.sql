@@ -48,3 +48,5 @@ CREATE TABLE alerts (
 CREATE UNIQUE INDEX alerts_by_id ON alerts (tenant, id);
 -- Covers GET /api/alerts/{id}/machine without touching the (large) alert rows.
 CREATE INDEX alerts_machine ON alerts (tenant, id, machine_id, last_update);
+-- A machine's alerts (CreateAlertByReference's merge rule, /machines/{id}/alerts).
+CREATE INDEX alerts_by_machine ON alerts (tenant, machine_id);

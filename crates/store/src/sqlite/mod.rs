@@ -26,12 +26,12 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use openmde_model::Timestamp;
-use openmde_model::update::{MachineUpdate, SignedAlertUpdate};
+use openmde_model::update::{AlertReference, MachineUpdate, SignedAlertUpdate};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use crate::{
-    AlertDocument, AlertMachine, AlertsUpdated, AppRegistration, Import, Result, SigningKeyRecord, Store, StoreError,
-    Tenant, TenantKey,
+    AlertByReference, AlertDocument, AlertMachine, AlertsUpdated, AppRegistration, Import, Result, SigningKeyRecord,
+    Store, StoreError, Tenant, TenantKey,
 };
 
 pub struct SqliteStore {
@@ -424,6 +424,47 @@ impl Store for SqliteStore {
             }
             tx.commit()?;
             Ok(AlertsUpdated::All(updated))
+        })
+        .await
+    }
+
+    async fn create_alert_by_reference(
+        &self,
+        tenant: TenantKey,
+        alert_id: String,
+        reference: AlertReference,
+        now: Timestamp,
+    ) -> Result<AlertByReference> {
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let machine: Option<String> = tx
+                .prepare_cached("SELECT doc FROM machines WHERE tenant = +?1 AND id = +?2")?
+                .query_row(params![tenant.0, reference.machine_id], |row| row.get(0))
+                .optional()?;
+            let Some(machine) = machine else { return Ok(AlertByReference::MachineNotFound) };
+            let open: Option<(String, String)> = tx
+                .prepare_cached(
+                    "SELECT doc, evidence FROM alerts INDEXED BY alerts_by_machine
+                     WHERE tenant = +?1 AND machine_id = +?2
+                       AND json_extract(doc, '$.title') = ?3 AND json_extract(doc, '$.status') <> 'Resolved'
+                     ORDER BY last_update DESC LIMIT 1",
+                )?
+                .query_row(params![tenant.0, reference.machine_id, reference.title], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()?;
+            if let Some((doc, evidence)) = open {
+                return Ok(AlertByReference::Merged(AlertDocument { doc, evidence }));
+            }
+            let corrupt = |e: serde_json::Error| rusqlite::Error::ToSqlConversionFailure(Box::new(e));
+            let machine: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&machine).map_err(corrupt)?;
+            let tenant_id: String = tx.query_row("SELECT id FROM tenants WHERE key = ?1", [tenant.0], |row| row.get(0))?;
+            let alert = reference.alert(&alert_id, &machine, &tenant_id, now);
+            let doc = serde_json::to_string(&alert).map_err(corrupt)?;
+            tx.prepare_cached(
+                "INSERT INTO alerts (tenant, id, machine_id, last_update, doc, evidence) VALUES (?1, ?2, ?3, ?4, ?5, '[]')",
+            )?
+            .execute(params![tenant.0, alert_id, reference.machine_id, now.0, doc])?;
+            tx.commit()?;
+            Ok(AlertByReference::Created(AlertDocument { doc, evidence: "[]".into() }))
         })
         .await
     }

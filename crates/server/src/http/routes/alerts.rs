@@ -5,9 +5,9 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::response::Response;
-use openmde_model::update::{AlertUpdate, SignedAlertUpdate};
+use openmde_model::update::{AlertReference, AlertUpdate, SignedAlertUpdate};
 use openmde_model::{Timestamp, related};
-use openmde_store::{AlertMachine, AlertsUpdated};
+use openmde_store::{AlertByReference, AlertMachine, AlertsUpdated};
 use serde_json::{Map, Value};
 
 use crate::http::auth::{
@@ -73,6 +73,41 @@ pub async fn batch_update(
     let (ids, update) = AlertUpdate::from_batch_body(&ApiError::json_body(&body)?).map_err(ApiError::body)?;
     apply_to_alerts(&state, caller, ids, update).await?;
     Ok(axum::http::StatusCode::OK.into_response())
+}
+
+/// `POST /api/alerts/CreateAlertByReference`: a new alert on a machine, or the open alert of the
+/// same title there that takes it in.
+pub async fn create_by_reference(
+    State(state): State<Arc<AppState>>,
+    auth: Authenticated,
+    origin: RequestOrigin,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let caller = auth.require(&ALERT_WRITE)?;
+    state.count_call(caller, api::ALERT_BY_REFERENCE).await?;
+    let reference = AlertReference::from_body(&ApiError::json_body(&body)?).map_err(ApiError::body)?;
+    let machine_id = reference.machine_id.clone();
+    let now = Timestamp::now();
+    let stored = match state
+        .store
+        .create_alert_by_reference(caller.tenant, new_alert_id(now), reference, now)
+        .await?
+    {
+        AlertByReference::Created(stored) | AlertByReference::Merged(stored) => stored,
+        AlertByReference::MachineNotFound => return Err(ApiError::resource_not_found("Machine", &machine_id)),
+    };
+    let document = stored.with_evidence().ok_or_else(|| {
+        tracing::error!("stored alert is not valid JSON");
+        ApiError::internal()
+    })?;
+    entity_response(&origin, "Alerts", None, &document)
+}
+
+/// An alert id in MDE's form: `da`, the .NET ticks of its creation, `_`, a random int32.
+fn new_alert_id(now: Timestamp) -> String {
+    const UNIX_EPOCH_IN_DOTNET_TICKS: i64 = 621_355_968_000_000_000;
+    let random = i32::from_le_bytes(uuid::Uuid::new_v4().as_bytes()[..4].try_into().unwrap_or_default());
+    format!("da{}_{random}", now.0 + UNIX_EPOCH_IN_DOTNET_TICKS)
 }
 
 /// Applies an update, signed by the caller, to alerts within retention: all or none.

@@ -18,6 +18,7 @@ fn mde_api() -> Router<Arc<AppState>> {
         .route("/", get(service::service_document))
         .route("/$metadata", get(service::metadata))
         .route("/alerts/batchUpdate", post(alerts::batch_update))
+        .route("/alerts/CreateAlertByReference", post(alerts::create_by_reference))
         .route("/alerts/{id}", get(alerts::get_alert).patch(alerts::update_alert))
         .route("/alerts/{id}/machine", get(alerts::alert_machine))
         .route("/alerts/{id}/user", get(alerts::alert_user))
