@@ -23,6 +23,9 @@ pub enum BodyError {
     MaximumBatchSizeExceeded(String),
 }
 
+/// Machines one `AddOrRemoveTagForMultipleMachines` may change, as MDE documents.
+pub const MAX_BATCH_MACHINES: usize = 500;
+
 /// Alerts one `batchUpdate` may change.
 pub const MAX_BATCH_ALERTS: usize = 1_000;
 
@@ -345,6 +348,32 @@ impl MachineUpdate {
         })
     }
 
+    /// `POST /api/machines/AddOrRemoveTagForMultipleMachines`: the tags body and `MachineIds`.
+    pub fn from_multiple_tags_body(body: &Value) -> Result<(Vec<String>, Self), BodyError> {
+        let fields = object(body)?;
+        only(fields, &["Value", "Action", "MachineIds"])?;
+        let ids = match required(fields, "MachineIds")? {
+            Value::Array(ids) => ids
+                .iter()
+                .map(|id| text("MachineIds", id).map(str::to_string))
+                .collect::<Result<Vec<_>, _>>()?,
+            _ => {
+                return Err(BodyError::InvalidRequestBody(
+                    "'MachineIds' must be an array of strings".into(),
+                ));
+            }
+        };
+        if ids.len() > MAX_BATCH_MACHINES {
+            return Err(BodyError::MaximumBatchSizeExceeded(format!(
+                "Maximum batch size exceeded. Received: {}, allowed: {MAX_BATCH_MACHINES}",
+                ids.len()
+            )));
+        }
+        let mut tags_only = fields.clone();
+        tags_only.remove("MachineIds");
+        Ok((ids, Self::from_tags_body(&Value::Object(tags_only))?))
+    }
+
     /// `POST /api/machines/{id}/setDeviceValue`: `{"DeviceValue": "Normal" | "Low" | "High"}`.
     pub fn from_device_value_body(body: &Value) -> Result<Self, BodyError> {
         let fields = object(body)?;
@@ -539,6 +568,27 @@ mod tests {
         assert!(matches!(
             AlertReference::from_body(&bad),
             Err(BodyError::InvalidInput(_))
+        ));
+    }
+
+    #[test]
+    fn tags_for_many_machines_are_capped_at_500() {
+        let (ids, update) =
+            MachineUpdate::from_multiple_tags_body(&json!({"Value": "T", "Action": "Add", "MachineIds": ["a"]}))
+                .unwrap();
+        assert_eq!(
+            (ids, update.tags),
+            (vec!["a".to_string()], Some(TagChange::Add("T".into())))
+        );
+        let many: Vec<String> = (0..501).map(|i| i.to_string()).collect();
+        let refused =
+            MachineUpdate::from_multiple_tags_body(&json!({"Value": "T", "Action": "Add", "MachineIds": many}));
+        assert!(
+            matches!(refused, Err(BodyError::MaximumBatchSizeExceeded(m)) if m.ends_with("Received: 501, allowed: 500"))
+        );
+        assert!(matches!(
+            MachineUpdate::from_multiple_tags_body(&json!({"Value": "T", "Action": "Add"})),
+            Err(BodyError::MissingRequiredParameter(_))
         ));
     }
 

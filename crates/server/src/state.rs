@@ -19,6 +19,7 @@ pub mod api {
     pub const MACHINE: &str = "machines.get";
     pub const MACHINE_UPDATE: &str = "machines.update";
     pub const MACHINE_TAGS: &str = "machines.tags";
+    pub const MACHINES_TAGS: &str = "machines.tagsForMultiple";
     pub const MACHINE_DEVICE_VALUE: &str = "machines.setDeviceValue";
     pub const ALERT_USER: &str = "alerts.user";
     pub const ALERT_FILES: &str = "alerts.files";
@@ -47,6 +48,7 @@ impl Default for RateLimits {
             api::MACHINE,
             api::MACHINE_UPDATE,
             api::MACHINE_TAGS,
+            api::MACHINES_TAGS,
             api::MACHINE_DEVICE_VALUE,
         ];
         let batch = (
@@ -174,7 +176,7 @@ mod tests {
     #[test]
     fn every_api_has_mde_limits_and_they_can_be_changed() {
         let mut limits = RateLimits::default();
-        assert_eq!(limits.windows.len(), 13);
+        assert_eq!(limits.windows.len(), 14);
         assert_eq!(limits.windows[api::ALERT_BY_REFERENCE], vec![Window::per_minute(15)]);
         assert_eq!(
             limits.windows[api::ALERT_BATCH_UPDATE],

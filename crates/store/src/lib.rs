@@ -12,8 +12,8 @@ mod types;
 pub use document::{Columns, StoredRecord};
 pub use error::StoreError;
 pub use types::{
-    AlertByReference, AlertDocument, AlertMachine, AlertsUpdated, AppRegistration, ImportCounts, SigningKeyRecord,
-    Tenant, TenantKey,
+    AlertByReference, AlertDocument, AlertMachine, AppRegistration, ImportCounts, SigningKeyRecord, Tenant, TenantKey,
+    Updated,
 };
 
 use async_trait::async_trait;
@@ -51,7 +51,7 @@ pub trait Store: Send + Sync + 'static {
         alert_ids: Vec<String>,
         updated_since: Timestamp,
         change: SignedAlertUpdate,
-    ) -> Result<AlertsUpdated>;
+    ) -> Result<Updated<AlertDocument>>;
 
     /// Raises an alert with id `alert_id` from `reference` on its machine, or merges it into
     /// an open alert of the same title there, in one transaction.
@@ -63,15 +63,15 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
     ) -> Result<AlertByReference>;
 
-    /// Applies `update` to the machine `machine_id`, if last seen at or after `seen_since`, in one
-    /// transaction; the machine's document afterwards.
-    async fn update_machine(
+    /// Applies `update` to every machine of `machine_ids` last seen at or after `seen_since`
+    /// (or never seen), in one transaction: all of them, or, if one is not found, none.
+    async fn update_machines(
         &self,
         tenant: TenantKey,
-        machine_id: &str,
+        machine_ids: Vec<String>,
         seen_since: Timestamp,
         update: MachineUpdate,
-    ) -> Result<Option<String>>;
+    ) -> Result<Updated<String>>;
 
     /// A machine by id or, failing that, by computer DNS name (case-insensitive), if it was last
     /// seen at or after `seen_since` (machines never seen are kept).

@@ -59,12 +59,12 @@ pub struct AlertDocument {
     pub evidence: String,
 }
 
-/// What an update of several alerts did.
+/// What an update of several entities did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AlertsUpdated {
-    /// Every alert, as it is now, in the order asked.
-    All(Vec<AlertDocument>),
-    /// This alert was not found, and nothing was changed.
+pub enum Updated<T> {
+    /// Every entity, as it is now, in the order asked.
+    All(Vec<T>),
+    /// The entity with this id was not found, and nothing was changed.
     NotFound(String),
 }
 

@@ -686,3 +686,67 @@ async fn alerts_by_reference_are_raised_or_merged_into_an_open_one() {
         .unwrap();
     assert_mde_error(refused, 403, "Forbidden").await;
 }
+
+#[tokio::test]
+async fn one_tag_change_on_many_machines_is_all_or_nothing() {
+    let server = TestServer::start_with(|o| o.demo = false).await;
+    let seen = Timestamp::now().to_string();
+    server
+        .import(
+            EntityKind::Machine,
+            vec![
+                json!({"id": "m1", "machineTags": [], "lastSeen": seen}),
+                json!({"id": "m2", "machineTags": ["Old"], "lastSeen": seen}),
+            ],
+        )
+        .await;
+    let token = server.token().await;
+    let send = |body: Value| {
+        server
+            .client
+            .post(server.url("/api/machines/AddOrRemoveTagForMultipleMachines"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+    };
+    let response: Value = send(json!({"Value": "Pilot", "Action": "Add", "MachineIds": ["m1", "m2"]}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        response["@odata.context"],
+        format!("https://{}/api/$metadata#Machines", server.https)
+    );
+    let tags: Vec<Value> = response["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["machineTags"].clone())
+        .collect();
+    assert_eq!(tags, [json!(["Pilot"]), json!(["Old", "Pilot"])]);
+
+    let refused = send(json!({"Value": "Gone", "Action": "Add", "MachineIds": ["m1", "m-unknown"]}))
+        .await
+        .unwrap();
+    assert_eq!(
+        assert_mde_error(refused, 404, "ResourceNotFound").await,
+        "Machine m-unknown was not found"
+    );
+    let m1: Value = server.get("/api/machines/m1", Some(&token)).await.json().await.unwrap();
+    assert_eq!(
+        m1["machineTags"],
+        json!(["Pilot"]),
+        "nothing of a refused call is applied"
+    );
+    let many: Vec<String> = (0..501).map(|i| format!("m{i}")).collect();
+    assert_mde_error(
+        send(json!({"Value": "x", "Action": "Add", "MachineIds": many}))
+            .await
+            .unwrap(),
+        400,
+        "MaximumBatchSizeExceeded",
+    )
+    .await;
+}

@@ -30,8 +30,8 @@ use openmde_model::update::{AlertReference, MachineUpdate, SignedAlertUpdate};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use crate::{
-    AlertByReference, AlertDocument, AlertMachine, AlertsUpdated, AppRegistration, Import, Result, SigningKeyRecord,
-    Store, StoreError, Tenant, TenantKey,
+    AlertByReference, AlertDocument, AlertMachine, AppRegistration, Import, Result, SigningKeyRecord, Store,
+    StoreError, Tenant, TenantKey, Updated,
 };
 
 pub struct SqliteStore {
@@ -396,7 +396,7 @@ impl Store for SqliteStore {
         alert_ids: Vec<String>,
         updated_since: Timestamp,
         change: SignedAlertUpdate,
-    ) -> Result<AlertsUpdated> {
+    ) -> Result<Updated<AlertDocument>> {
         self.write(move |conn| {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let corrupt = |e: serde_json::Error| rusqlite::Error::ToSqlConversionFailure(Box::new(e));
@@ -412,7 +412,7 @@ impl Store for SqliteStore {
                     .optional()?;
                 // Dropping the transaction rolls back what this call changed so far.
                 let Some((doc, evidence)) = found else {
-                    return Ok(AlertsUpdated::NotFound(alert_id));
+                    return Ok(Updated::NotFound(alert_id));
                 };
                 let mut alert: serde_json::Map<String, serde_json::Value> =
                     serde_json::from_str(&doc).map_err(corrupt)?;
@@ -423,7 +423,7 @@ impl Store for SqliteStore {
                 updated.push(AlertDocument { doc, evidence });
             }
             tx.commit()?;
-            Ok(AlertsUpdated::All(updated))
+            Ok(Updated::All(updated))
         })
         .await
     }
@@ -469,31 +469,36 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn update_machine(
+    async fn update_machines(
         &self,
         tenant: TenantKey,
-        machine_id: &str,
+        machine_ids: Vec<String>,
         seen_since: Timestamp,
         update: MachineUpdate,
-    ) -> Result<Option<String>> {
-        let machine_id = machine_id.to_string();
+    ) -> Result<Updated<String>> {
         self.write(move |conn| {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let found: Option<String> = tx
-                .prepare_cached(
-                    "SELECT doc FROM machines WHERE tenant = +?1 AND id = +?2 AND (last_seen IS NULL OR last_seen >= +?3)",
-                )?
-                .query_row(params![tenant.0, machine_id, seen_since.0], |row| row.get(0))
-                .optional()?;
-            let Some(doc) = found else { return Ok(None) };
             let corrupt = |e: serde_json::Error| rusqlite::Error::ToSqlConversionFailure(Box::new(e));
-            let mut machine: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&doc).map_err(corrupt)?;
-            update.apply(&mut machine);
-            let doc = serde_json::to_string(&machine).map_err(corrupt)?;
-            tx.prepare_cached("UPDATE machines SET doc = ?3 WHERE tenant = ?1 AND id = ?2")?
-                .execute(params![tenant.0, machine_id, doc])?;
+            let mut updated = Vec::with_capacity(machine_ids.len());
+            for machine_id in machine_ids {
+                let found: Option<String> = tx
+                    .prepare_cached(
+                        "SELECT doc FROM machines WHERE tenant = +?1 AND id = +?2 AND (last_seen IS NULL OR last_seen >= +?3)",
+                    )?
+                    .query_row(params![tenant.0, machine_id, seen_since.0], |row| row.get(0))
+                    .optional()?;
+                // Dropping the transaction rolls back what this call changed so far.
+                let Some(doc) = found else { return Ok(Updated::NotFound(machine_id)) };
+                let mut machine: serde_json::Map<String, serde_json::Value> =
+                    serde_json::from_str(&doc).map_err(corrupt)?;
+                update.apply(&mut machine);
+                let doc = serde_json::to_string(&machine).map_err(corrupt)?;
+                tx.prepare_cached("UPDATE machines SET doc = ?3 WHERE tenant = ?1 AND id = ?2")?
+                    .execute(params![tenant.0, machine_id, doc])?;
+                updated.push(doc);
+            }
             tx.commit()?;
-            Ok(Some(doc))
+            Ok(Updated::All(updated))
         })
         .await
     }

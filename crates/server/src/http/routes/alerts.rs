@@ -7,7 +7,7 @@ use axum::response::IntoResponse;
 use axum::response::Response;
 use openmde_model::update::{AlertReference, AlertUpdate, SignedAlertUpdate};
 use openmde_model::{Timestamp, related};
-use openmde_store::{AlertByReference, AlertMachine, AlertsUpdated};
+use openmde_store::{AlertByReference, AlertMachine, Updated};
 use serde_json::{Map, Value};
 
 use crate::http::auth::{
@@ -129,8 +129,8 @@ async fn apply_to_alerts(
         .update_alerts(caller.tenant, alert_ids, updated_since, change)
         .await?
     {
-        AlertsUpdated::All(updated) => Ok(updated),
-        AlertsUpdated::NotFound(alert_id) => Err(ApiError::resource_not_found("Alert", &alert_id)),
+        Updated::All(updated) => Ok(updated),
+        Updated::NotFound(alert_id) => Err(ApiError::resource_not_found("Alert", &alert_id)),
     }
 }
 

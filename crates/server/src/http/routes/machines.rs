@@ -11,9 +11,10 @@ use serde_json::Value;
 use crate::http::auth::{Authenticated, MACHINE_READ, MACHINE_WRITE};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiPath, SelectOnly};
-use crate::http::odata::{Projection, RequestOrigin, entity_response};
+use crate::http::odata::{Projection, RequestOrigin, collection_response, entity_response};
 use crate::state::{AppState, api};
 use openmde_model::schema::MACHINE;
+use openmde_store::Updated;
 
 /// `GET /api/machines/{id}`: by machine id or computer DNS name, if last seen within retention.
 pub async fn get_machine(
@@ -48,15 +49,50 @@ async fn update_machine(
     let caller = auth.require(&MACHINE_WRITE)?;
     state.count_call(caller, api).await?;
     let update = read(&ApiError::json_body(body)?).map_err(ApiError::body)?;
+    let mut updated = apply_to_machines(state, caller, vec![machine_id.to_string()], update).await?;
+    let machine = updated.pop().ok_or_else(ApiError::internal)?;
+    entity_response(origin, "Machines", None, &machine)
+}
+
+/// Applies an update to machines within retention: all or none.
+async fn apply_to_machines(
+    state: &AppState,
+    caller: &openmde_identity::Caller,
+    machine_ids: Vec<String>,
+    update: MachineUpdate,
+) -> Result<Vec<String>, ApiError> {
     let seen_since = Timestamp::now().minus_days(state.retention_days);
     match state
         .store
-        .update_machine(caller.tenant, machine_id, seen_since, update)
+        .update_machines(caller.tenant, machine_ids, seen_since, update)
         .await?
     {
-        Some(machine) => entity_response(origin, "Machines", None, &machine),
-        None => Err(ApiError::resource_not_found("Machine", machine_id)),
+        Updated::All(machines) => Ok(machines),
+        Updated::NotFound(machine_id) => Err(ApiError::resource_not_found("Machine", &machine_id)),
     }
+}
+
+/// `POST /api/machines/AddOrRemoveTagForMultipleMachines`: one tag change on up to 500
+/// machines; the updated machines.
+pub async fn tags_for_multiple(
+    State(state): State<Arc<AppState>>,
+    auth: Authenticated,
+    origin: RequestOrigin,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let caller = auth.require(&MACHINE_WRITE)?;
+    state.count_call(caller, api::MACHINES_TAGS).await?;
+    let (ids, update) = MachineUpdate::from_multiple_tags_body(&ApiError::json_body(&body)?).map_err(ApiError::body)?;
+    let machines = apply_to_machines(&state, caller, ids, update).await?;
+    let items = machines
+        .iter()
+        .map(|doc| serde_json::from_str(doc))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| {
+            tracing::error!(%error, "stored machine is not valid JSON");
+            ApiError::internal()
+        })?;
+    Ok(collection_response(&origin, "Machines", items))
 }
 
 /// `POST /api/machines/{id}/tags`: `{"Value": "...", "Action": "Add" | "Remove"}`.

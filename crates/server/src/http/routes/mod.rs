@@ -26,6 +26,10 @@ fn mde_api() -> Router<Arc<AppState>> {
         .route("/alerts/{id}/ips", get(alerts::alert_ips))
         .route("/alerts/{id}/domains", get(alerts::alert_domains))
         .route(
+            "/machines/AddOrRemoveTagForMultipleMachines",
+            post(machines::tags_for_multiple),
+        )
+        .route(
             "/machines/{id}",
             get(machines::get_machine).patch(machines::patch_machine),
         )
