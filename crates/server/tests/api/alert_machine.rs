@@ -396,6 +396,7 @@ async fn every_error_has_its_own_target_and_unknown_routes_use_the_envelope() {
         assert!(targets.insert(body["error"]["target"].as_str().unwrap().to_string()));
     }
     assert_mde_error(server.get("/api/no/such/route", Some(&token)).await, 404, "NotFound").await;
+    assert_mde_error(server.get("/api/alerts/x/nothing", Some(&token)).await, 404, "NotFound").await;
     let post = server
         .client
         .post(server.url(&machine_path("x")))

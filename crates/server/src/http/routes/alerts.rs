@@ -205,87 +205,36 @@ async fn related_to_alert(
     }
 }
 
-/// `GET /api/alerts/{id}/user`
-pub async fn alert_user(
+/// How one related-entity route derives its answer.
+type Derive = fn(&Map<String, Value>, &[Map<String, Value>]) -> Related;
+
+/// `GET /api/alerts/{id}/user`, `/files`, `/ips` and `/domains`: each needs its own permission
+/// and has its own rate limit.
+pub async fn alert_related(
     State(state): State<Arc<AppState>>,
     auth: Authenticated,
     origin: RequestOrigin,
-    ApiPath(alert_id): ApiPath<String>,
+    ApiPath((alert_id, relation)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
-    related_to_alert(
-        &state,
-        &auth,
-        &origin,
-        &alert_id,
-        (&USER_READ, api::ALERT_USER),
-        |alert, evidence| Related::One {
+    let (permissions, api, derive): (&Permissions, &'static str, Derive) = match relation.as_str() {
+        "user" => (&USER_READ, api::ALERT_USER, |alert, evidence| Related::One {
             entity_set: "Users",
             entity: "User",
             found: related::user(alert, evidence),
-        },
-    )
-    .await
-}
-
-/// `GET /api/alerts/{id}/files`
-pub async fn alert_files(
-    State(state): State<Arc<AppState>>,
-    auth: Authenticated,
-    origin: RequestOrigin,
-    ApiPath(alert_id): ApiPath<String>,
-) -> Result<Response, ApiError> {
-    related_to_alert(
-        &state,
-        &auth,
-        &origin,
-        &alert_id,
-        (&FILE_READ, api::ALERT_FILES),
-        |_, evidence| Related::Many {
+        }),
+        "files" => (&FILE_READ, api::ALERT_FILES, |_, evidence| Related::Many {
             entity_set: "Files",
             items: related::files(evidence),
-        },
-    )
-    .await
-}
-
-/// `GET /api/alerts/{id}/ips`
-pub async fn alert_ips(
-    State(state): State<Arc<AppState>>,
-    auth: Authenticated,
-    origin: RequestOrigin,
-    ApiPath(alert_id): ApiPath<String>,
-) -> Result<Response, ApiError> {
-    related_to_alert(
-        &state,
-        &auth,
-        &origin,
-        &alert_id,
-        (&IP_READ, api::ALERT_IPS),
-        |_, evidence| Related::Many {
+        }),
+        "ips" => (&IP_READ, api::ALERT_IPS, |_, evidence| Related::Many {
             entity_set: "Ips",
             items: related::ips(evidence),
-        },
-    )
-    .await
-}
-
-/// `GET /api/alerts/{id}/domains`
-pub async fn alert_domains(
-    State(state): State<Arc<AppState>>,
-    auth: Authenticated,
-    origin: RequestOrigin,
-    ApiPath(alert_id): ApiPath<String>,
-) -> Result<Response, ApiError> {
-    related_to_alert(
-        &state,
-        &auth,
-        &origin,
-        &alert_id,
-        (&URL_READ, api::ALERT_DOMAINS),
-        |_, evidence| Related::Many {
+        }),
+        "domains" => (&URL_READ, api::ALERT_DOMAINS, |_, evidence| Related::Many {
             entity_set: "Domains",
             items: related::domains(evidence),
-        },
-    )
-    .await
+        }),
+        _ => return Err(ApiError::no_route()),
+    };
+    related_to_alert(&state, &auth, &origin, &alert_id, (permissions, api), derive).await
 }

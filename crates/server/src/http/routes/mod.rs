@@ -21,10 +21,7 @@ fn mde_api() -> Router<Arc<AppState>> {
         .route("/alerts/CreateAlertByReference", post(alerts::create_by_reference))
         .route("/alerts/{id}", get(alerts::get_alert).patch(alerts::update_alert))
         .route("/alerts/{id}/machine", get(alerts::alert_machine))
-        .route("/alerts/{id}/user", get(alerts::alert_user))
-        .route("/alerts/{id}/files", get(alerts::alert_files))
-        .route("/alerts/{id}/ips", get(alerts::alert_ips))
-        .route("/alerts/{id}/domains", get(alerts::alert_domains))
+        .route("/alerts/{id}/{relation}", get(alerts::alert_related))
         .route(
             "/machines/AddOrRemoveTagForMultipleMachines",
             post(machines::tags_for_multiple),
