@@ -108,7 +108,7 @@ async fn service_document_and_metadata() {
     assert_eq!(metadata.headers()["content-type"], "application/xml");
     assert_eq!(metadata.text().await.unwrap(), openmde_model::METADATA_XML);
 
-    let service: Value = server.get("/api", Some(&token)).await.json().await.unwrap();
+    let service: Value = server.get_json("/api", &token).await;
     assert_eq!(
         service["@odata.context"],
         format!("https://{}/api/$metadata", server.https)
@@ -134,23 +134,15 @@ async fn single_entities_take_select_and_refuse_collection_options() {
     let server = TestServer::start().await;
     let token = server.token().await;
     let alert = server.sample_alert().to_string();
-    let machine: Value = server
-        .get(&format!("/api/alerts/{alert}/machine"), Some(&token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let machine: Value = server.get_json(&format!("/api/alerts/{alert}/machine"), &token).await;
     let machine_id = machine["id"].as_str().unwrap().to_string();
 
     let selected: Map<String, Value> = server
-        .get(
+        .get_json(
             &format!("/api/machines/{machine_id}?$select=computerDnsName,ID"),
-            Some(&token),
+            &token,
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(
         keys(&selected),
         ["@odata.context", "id", "computerDnsName"],
@@ -166,18 +158,12 @@ async fn single_entities_take_select_and_refuse_collection_options() {
     assert_eq!(selected["computerDnsName"], machine["computerDnsName"]);
 
     let core: Map<String, Value> = server
-        .get(&format!("/api/alerts/{alert}/machine?$select=osPlatform"), Some(&token))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("/api/alerts/{alert}/machine?$select=osPlatform"), &token)
+        .await;
     assert_eq!(keys(&core), ["@odata.context", "osPlatform"]);
     let with_evidence: Map<String, Value> = server
-        .get(&format!("/api/alerts/{alert}?$select=evidence,id"), Some(&token))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("/api/alerts/{alert}?$select=evidence,id"), &token)
+        .await;
     assert_eq!(keys(&with_evidence), ["@odata.context", "id", "evidence"]);
     assert!(!with_evidence["evidence"].as_array().unwrap().is_empty());
 
@@ -225,12 +211,7 @@ async fn an_alerts_user_files_ips_and_domains_come_from_its_evidence() {
         .await;
     let origin = format!("https://{}", server.https);
 
-    let user: Map<String, Value> = server
-        .get("/api/alerts/a-rel/user", Some(&token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let user: Map<String, Value> = server.get_json("/api/alerts/a-rel/user", &token).await;
     let mut expected = vec!["@odata.context"];
     expected.extend(USER.properties.iter().map(|p| p.name));
     assert_eq!(keys(&user), expected);
@@ -240,12 +221,7 @@ async fn an_alerts_user_files_ips_and_domains_come_from_its_evidence() {
         (Some("contoso\\adele"), Some("S-1-5-21-7"))
     );
 
-    let files: Value = server
-        .get("/api/alerts/a-rel/files", Some(&token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let files: Value = server.get_json("/api/alerts/a-rel/files", &token).await;
     assert_eq!(files["@odata.context"], format!("{origin}/api/$metadata#Files"));
     let items = files["value"].as_array().unwrap();
     assert_eq!(items.len(), 1, "one file, named twice");
@@ -256,34 +232,19 @@ async fn an_alerts_user_files_ips_and_domains_come_from_its_evidence() {
         (Some("bb22"), Some("Unknown"))
     );
 
-    let ips: Value = server
-        .get("/api/alerts/a-rel/ips", Some(&token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let ips: Value = server.get_json("/api/alerts/a-rel/ips", &token).await;
     assert_eq!(
         ips,
         json!({"@odata.context": format!("{origin}/api/$metadata#Ips"), "value": [{"id": "198.51.100.7"}]})
     );
-    let domains: Value = server
-        .get("/api/alerts/a-rel/domains", Some(&token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let domains: Value = server.get_json("/api/alerts/a-rel/domains", &token).await;
     assert_eq!(
         domains,
         json!({"@odata.context": format!("{origin}/api/$metadata#Domains"), "value": [{"host": "beacon.example-c2.net"}]})
     );
 
     // An alert with no evidence has empty lists and no user.
-    let empty: Value = server
-        .get("/api/alerts/a-bare/files", Some(&token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let empty: Value = server.get_json("/api/alerts/a-bare/files", &token).await;
     assert_eq!(empty["value"], json!([]));
     let message = assert_mde_error(
         server.get("/api/alerts/a-bare/user", Some(&token)).await,
@@ -332,7 +293,7 @@ async fn patching_an_alert_updates_it_for_every_reader() {
             .json(&body)
             .send()
     };
-    let before: Value = server.get(&path, Some(&token)).await.json().await.unwrap();
+    let before: Value = server.get_json(&path, &token).await;
 
     let response = patch(
         json!({"status": "Resolved", "assignedTo": "secop2@contoso.com", "classification": "FalsePositive",
@@ -360,7 +321,7 @@ async fn patching_an_alert_updates_it_for_every_reader() {
     assert_eq!(last["createdBy"], server.credentials.client_id);
     assert_eq!(updated["evidence"], before["evidence"], "evidence is untouched");
     // What GET answers now is what PATCH answered.
-    let after: Value = server.get(&path, Some(&token)).await.json().await.unwrap();
+    let after: Value = server.get_json(&path, &token).await;
     assert_eq!(after, Value::Object(updated.clone()));
 
     for (body, code, needle) in [
@@ -386,7 +347,7 @@ async fn patching_an_alert_updates_it_for_every_reader() {
         .await
         .unwrap();
     assert_mde_error(broken, 400, "InvalidRequestBody").await;
-    let unchanged: Value = server.get(&path, Some(&token)).await.json().await.unwrap();
+    let unchanged: Value = server.get_json(&path, &token).await;
     assert_eq!(unchanged, after, "refused bodies change nothing");
 
     let readonly = server.app_token(&["Alert.Read.All"]).await;
@@ -474,7 +435,7 @@ async fn machine_tags_and_device_value_change_through_their_three_routes() {
         (patched["machineTags"].clone(), patched["deviceValue"].clone()),
         (json!(["Servers", "Production"]), json!("Low"))
     );
-    let read: Value = server.get("/api/machines/m1", Some(&token)).await.json().await.unwrap();
+    let read: Value = server.get_json("/api/machines/m1", &token).await;
     assert_eq!(read, patched);
 
     for (path, body, code) in [
@@ -524,7 +485,7 @@ async fn machine_tags_and_device_value_change_through_their_three_routes() {
         .await
         .unwrap();
     assert_mde_error(refused, 403, "Forbidden").await;
-    let unchanged: Value = server.get("/api/machines/m1", Some(&token)).await.json().await.unwrap();
+    let unchanged: Value = server.get_json("/api/machines/m1", &token).await;
     assert_eq!(unchanged, patched, "refused writes change nothing");
 }
 
@@ -564,12 +525,7 @@ async fn batch_updates_change_all_or_nothing_within_their_own_limit() {
         "batchUpdate answers with an empty body"
     );
     for id in ["b1", "b2"] {
-        let alert: Value = server
-            .get(&format!("/api/alerts/{id}"), Some(&token))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let alert: Value = server.get_json(&format!("/api/alerts/{id}"), &token).await;
         assert_eq!(
             (alert["status"].as_str(), alert["comments"][0]["comment"].as_str()),
             (Some("InProgress"), Some("triaged"))
@@ -582,7 +538,7 @@ async fn batch_updates_change_all_or_nothing_within_their_own_limit() {
         assert_mde_error(missing, 404, "ResourceNotFound").await,
         "Alert nope was not found"
     );
-    let b1: Value = server.get("/api/alerts/b1", Some(&token)).await.json().await.unwrap();
+    let b1: Value = server.get_json("/api/alerts/b1", &token).await;
     assert_eq!(b1["status"], "InProgress", "nothing of a refused batch is applied");
     assert_mde_error(
         batch(json!({"status": "Resolved"})).await.unwrap(),
@@ -645,12 +601,7 @@ async fn alerts_by_reference_are_raised_or_merged_into_an_open_one() {
         first["@odata.context"],
         format!("https://{}/api/$metadata#Alerts/$entity", server.https)
     );
-    let read: Value = server
-        .get(&format!("/api/alerts/{id}"), Some(&token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let read: Value = server.get_json(&format!("/api/alerts/{id}"), &token).await;
     assert_eq!(read, first);
     assert_eq!(server.machine_status(&id, &token).await, 200);
 
@@ -734,7 +685,7 @@ async fn one_tag_change_on_many_machines_is_all_or_nothing() {
         assert_mde_error(refused, 404, "ResourceNotFound").await,
         "Machine m-unknown was not found"
     );
-    let m1: Value = server.get("/api/machines/m1", Some(&token)).await.json().await.unwrap();
+    let m1: Value = server.get_json("/api/machines/m1", &token).await;
     assert_eq!(
         m1["machineTags"],
         json!(["Pilot"]),

@@ -151,6 +151,11 @@ impl TestServer {
         import.commit().await.unwrap();
     }
 
+    /// The JSON body of `GET path` with `token`.
+    pub async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str, token: &str) -> T {
+        self.get(path, Some(token)).await.json().await.unwrap()
+    }
+
     /// The status of `GET /api/alerts/{alert}/machine` with `token`.
     pub async fn machine_status(&self, alert: &str, token: &str) -> u16 {
         self.get(&format!("/api/alerts/{alert}/machine"), Some(token))

@@ -36,11 +36,7 @@ pub async fn get_alert(
         .alert(caller.tenant, &alert_id, updated_since)
         .await?
         .ok_or_else(|| ApiError::resource_not_found("Alert", &alert_id))?;
-    let document = stored.with_evidence().ok_or_else(|| {
-        tracing::error!(alert = %alert_id, "stored alert is not valid JSON");
-        ApiError::internal()
-    })?;
-    entity_response(&origin, "Alerts", projection.as_ref(), &document)
+    entity_response(&origin, "Alerts", projection.as_ref(), &alert_document(&stored)?)
 }
 
 /// `PATCH /api/alerts/{id}`: status, assignment, classification, determination, a comment.
@@ -55,11 +51,8 @@ pub async fn update_alert(
     state.count_call(caller, api::ALERT_UPDATE).await?;
     let update = AlertUpdate::from_body(&ApiError::json_body(&body)?).map_err(ApiError::body)?;
     let mut updated = apply_to_alerts(&state, caller, vec![alert_id], update).await?;
-    let document = updated.pop().and_then(|stored| stored.with_evidence()).ok_or_else(|| {
-        tracing::error!("stored alert is not valid JSON");
-        ApiError::internal()
-    })?;
-    entity_response(&origin, "Alerts", None, &document)
+    let stored = updated.pop().ok_or_else(ApiError::internal)?;
+    entity_response(&origin, "Alerts", None, &alert_document(&stored)?)
 }
 
 /// `POST /api/alerts/batchUpdate`: the same changes to several alerts; 200 with an empty body.
@@ -96,11 +89,15 @@ pub async fn create_by_reference(
         AlertByReference::Created(stored) | AlertByReference::Merged(stored) => stored,
         AlertByReference::MachineNotFound => return Err(ApiError::resource_not_found("Machine", &machine_id)),
     };
-    let document = stored.with_evidence().ok_or_else(|| {
+    entity_response(&origin, "Alerts", None, &alert_document(&stored)?)
+}
+
+/// A stored alert as served, its evidence in place.
+fn alert_document(stored: &openmde_store::AlertDocument) -> Result<String, ApiError> {
+    stored.with_evidence().ok_or_else(|| {
         tracing::error!("stored alert is not valid JSON");
         ApiError::internal()
-    })?;
-    entity_response(&origin, "Alerts", None, &document)
+    })
 }
 
 /// An alert id in MDE's form: `da`, the .NET ticks of its creation, `_`, a random int32.
