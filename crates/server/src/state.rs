@@ -7,7 +7,9 @@ use openmde_identity::{Authenticator, Caller, Issuer, Keyring};
 use openmde_ratelimit::{Decision, LimitKey, RateLimiter, Window};
 use openmde_store::Store;
 
+use crate::http::auth::{Authenticated, Permissions};
 use crate::http::error::ApiError;
+use openmde_model::Timestamp;
 
 /// Names of the rate-limited APIs, as used by `--rate-limit`.
 pub mod api {
@@ -145,8 +147,25 @@ impl AppState {
         }
     }
 
-    /// Counts a call of `api` by the caller's application, or refuses it with 429.
-    pub async fn count_call(&self, caller: &Caller, api: &'static str) -> Result<(), ApiError> {
+    /// Lets a call of `api` through: the token must grant one of `permissions` (403), then the
+    /// call is counted against the application's limits (429).
+    pub async fn admit<'a>(
+        &self,
+        auth: &'a Authenticated,
+        permissions: &Permissions,
+        api: &'static str,
+    ) -> Result<&'a Caller, ApiError> {
+        let caller = auth.require(permissions)?;
+        self.count_call(caller, api).await?;
+        Ok(caller)
+    }
+
+    /// The oldest last-update (alerts) or last-seen (machines) time still inside retention.
+    pub fn retention_start(&self) -> Timestamp {
+        Timestamp::now().minus_days(self.retention_days)
+    }
+
+    async fn count_call(&self, caller: &Caller, api: &'static str) -> Result<(), ApiError> {
         if !self.limits.enabled {
             return Ok(());
         }

@@ -217,6 +217,11 @@ fn release_idle_snapshots(inner: std::sync::Weak<Inner>) {
     }
 }
 
+/// A stored document that is not JSON, as a SQLite error (it surfaces as `StoreError::Backend`).
+fn unreadable_json(error: serde_json::Error) -> rusqlite::Error {
+    rusqlite::Error::ToSqlConversionFailure(Box::new(error))
+}
+
 /// A poisoned lock only means another thread panicked mid-query; the connection is still sound.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -399,7 +404,6 @@ impl Store for SqliteStore {
     ) -> Result<Updated<AlertDocument>> {
         self.write(move |conn| {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let corrupt = |e: serde_json::Error| rusqlite::Error::ToSqlConversionFailure(Box::new(e));
             let mut updated = Vec::with_capacity(alert_ids.len());
             for alert_id in alert_ids {
                 let found: Option<(String, String)> = tx
@@ -415,9 +419,9 @@ impl Store for SqliteStore {
                     return Ok(Updated::NotFound(alert_id));
                 };
                 let mut alert: serde_json::Map<String, serde_json::Value> =
-                    serde_json::from_str(&doc).map_err(corrupt)?;
+                    serde_json::from_str(&doc).map_err(unreadable_json)?;
                 change.apply(&mut alert);
-                let doc = serde_json::to_string(&alert).map_err(corrupt)?;
+                let doc = serde_json::to_string(&alert).map_err(unreadable_json)?;
                 tx.prepare_cached("UPDATE alerts SET doc = ?3, last_update = ?4 WHERE tenant = ?1 AND id = ?2")?
                     .execute(params![tenant.0, alert_id, doc, change.at.0])?;
                 updated.push(AlertDocument { doc, evidence });
@@ -454,11 +458,10 @@ impl Store for SqliteStore {
             if let Some((doc, evidence)) = open {
                 return Ok(AlertByReference::Merged(AlertDocument { doc, evidence }));
             }
-            let corrupt = |e: serde_json::Error| rusqlite::Error::ToSqlConversionFailure(Box::new(e));
-            let machine: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&machine).map_err(corrupt)?;
+            let machine: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&machine).map_err(unreadable_json)?;
             let tenant_id: String = tx.query_row("SELECT id FROM tenants WHERE key = ?1", [tenant.0], |row| row.get(0))?;
             let alert = reference.alert(&alert_id, &machine, &tenant_id, now);
-            let doc = serde_json::to_string(&alert).map_err(corrupt)?;
+            let doc = serde_json::to_string(&alert).map_err(unreadable_json)?;
             tx.prepare_cached(
                 "INSERT INTO alerts (tenant, id, machine_id, last_update, doc, evidence) VALUES (?1, ?2, ?3, ?4, ?5, '[]')",
             )?
@@ -478,7 +481,6 @@ impl Store for SqliteStore {
     ) -> Result<Updated<String>> {
         self.write(move |conn| {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let corrupt = |e: serde_json::Error| rusqlite::Error::ToSqlConversionFailure(Box::new(e));
             let mut updated = Vec::with_capacity(machine_ids.len());
             for machine_id in machine_ids {
                 let found: Option<String> = tx
@@ -490,9 +492,9 @@ impl Store for SqliteStore {
                 // Dropping the transaction rolls back what this call changed so far.
                 let Some(doc) = found else { return Ok(Updated::NotFound(machine_id)) };
                 let mut machine: serde_json::Map<String, serde_json::Value> =
-                    serde_json::from_str(&doc).map_err(corrupt)?;
+                    serde_json::from_str(&doc).map_err(unreadable_json)?;
                 update.apply(&mut machine);
-                let doc = serde_json::to_string(&machine).map_err(corrupt)?;
+                let doc = serde_json::to_string(&machine).map_err(unreadable_json)?;
                 tx.prepare_cached("UPDATE machines SET doc = ?3 WHERE tenant = ?1 AND id = ?2")?
                     .execute(params![tenant.0, machine_id, doc])?;
                 updated.push(doc);

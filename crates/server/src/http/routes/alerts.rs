@@ -27,10 +27,9 @@ pub async fn get_alert(
     ApiPath(alert_id): ApiPath<String>,
     SelectOnly(select): SelectOnly,
 ) -> Result<Response, ApiError> {
-    let caller = auth.require(&ALERT_READ)?;
+    let caller = state.admit(&auth, &ALERT_READ, api::ALERT).await?;
     let projection = Projection::new(&ALERT, select.as_deref())?;
-    state.count_call(caller, api::ALERT).await?;
-    let updated_since = Timestamp::now().minus_days(state.retention_days);
+    let updated_since = state.retention_start();
     let stored = state
         .store
         .alert(caller.tenant, &alert_id, updated_since)
@@ -47,8 +46,7 @@ pub async fn update_alert(
     ApiPath(alert_id): ApiPath<String>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let caller = auth.require(&ALERT_WRITE)?;
-    state.count_call(caller, api::ALERT_UPDATE).await?;
+    let caller = state.admit(&auth, &ALERT_WRITE, api::ALERT_UPDATE).await?;
     let update = AlertUpdate::from_body(&ApiError::json_body(&body)?).map_err(ApiError::body)?;
     let mut updated = apply_to_alerts(&state, caller, vec![alert_id], update).await?;
     let stored = updated.pop().ok_or_else(ApiError::internal)?;
@@ -61,8 +59,7 @@ pub async fn batch_update(
     auth: Authenticated,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let caller = auth.require(&ALERT_WRITE)?;
-    state.count_call(caller, api::ALERT_BATCH_UPDATE).await?;
+    let caller = state.admit(&auth, &ALERT_WRITE, api::ALERT_BATCH_UPDATE).await?;
     let (ids, update) = AlertUpdate::from_batch_body(&ApiError::json_body(&body)?).map_err(ApiError::body)?;
     apply_to_alerts(&state, caller, ids, update).await?;
     Ok(axum::http::StatusCode::OK.into_response())
@@ -76,8 +73,7 @@ pub async fn create_by_reference(
     origin: RequestOrigin,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let caller = auth.require(&ALERT_WRITE)?;
-    state.count_call(caller, api::ALERT_BY_REFERENCE).await?;
+    let caller = state.admit(&auth, &ALERT_WRITE, api::ALERT_BY_REFERENCE).await?;
     let reference = AlertReference::from_body(&ApiError::json_body(&body)?).map_err(ApiError::body)?;
     let machine_id = reference.machine_id.clone();
     let now = Timestamp::now();
@@ -139,10 +135,9 @@ pub async fn alert_machine(
     ApiPath(alert_id): ApiPath<String>,
     SelectOnly(select): SelectOnly,
 ) -> Result<Response, ApiError> {
-    let caller = auth.require(&MACHINE_READ)?;
+    let caller = state.admit(&auth, &MACHINE_READ, api::ALERT_MACHINE).await?;
     let projection = Projection::new(&MACHINE, select.as_deref())?;
-    state.count_call(caller, api::ALERT_MACHINE).await?;
-    let updated_since = Timestamp::now().minus_days(state.retention_days);
+    let updated_since = state.retention_start();
     match state
         .store
         .alert_machine(caller.tenant, &alert_id, updated_since)
@@ -177,9 +172,8 @@ async fn related_to_alert(
     (permissions, api): (&Permissions, &'static str),
     derive: impl FnOnce(&Map<String, Value>, &[Map<String, Value>]) -> Related,
 ) -> Result<Response, ApiError> {
-    let caller = auth.require(permissions)?;
-    state.count_call(caller, api).await?;
-    let updated_since = Timestamp::now().minus_days(state.retention_days);
+    let caller = state.admit(auth, permissions, api).await?;
+    let updated_since = state.retention_start();
     let stored = state
         .store
         .alert(caller.tenant, alert_id, updated_since)

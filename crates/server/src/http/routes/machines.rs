@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::Response;
-use openmde_model::Timestamp;
 use openmde_model::update::{BodyError, MachineUpdate};
 use serde_json::Value;
 
@@ -24,10 +23,9 @@ pub async fn get_machine(
     ApiPath(id_or_name): ApiPath<String>,
     SelectOnly(select): SelectOnly,
 ) -> Result<Response, ApiError> {
-    let caller = auth.require(&MACHINE_READ)?;
+    let caller = state.admit(&auth, &MACHINE_READ, api::MACHINE).await?;
     let projection = Projection::new(&MACHINE, select.as_deref())?;
-    state.count_call(caller, api::MACHINE).await?;
-    let seen_since = Timestamp::now().minus_days(state.retention_days);
+    let seen_since = state.retention_start();
     match state.store.machine(caller.tenant, &id_or_name, seen_since).await? {
         Some(machine) => entity_response(&origin, "Machines", projection.as_ref(), &machine),
         None => Err(ApiError::resource_not_found("Machine", &id_or_name)),
@@ -46,8 +44,7 @@ async fn update_machine(
     api: &'static str,
     (body, read): (&[u8], ReadBody),
 ) -> Result<Response, ApiError> {
-    let caller = auth.require(&MACHINE_WRITE)?;
-    state.count_call(caller, api).await?;
+    let caller = state.admit(auth, &MACHINE_WRITE, api).await?;
     let update = read(&ApiError::json_body(body)?).map_err(ApiError::body)?;
     let mut updated = apply_to_machines(state, caller, vec![machine_id.to_string()], update).await?;
     let machine = updated.pop().ok_or_else(ApiError::internal)?;
@@ -61,7 +58,7 @@ async fn apply_to_machines(
     machine_ids: Vec<String>,
     update: MachineUpdate,
 ) -> Result<Vec<String>, ApiError> {
-    let seen_since = Timestamp::now().minus_days(state.retention_days);
+    let seen_since = state.retention_start();
     match state
         .store
         .update_machines(caller.tenant, machine_ids, seen_since, update)
@@ -80,8 +77,7 @@ pub async fn tags_for_multiple(
     origin: RequestOrigin,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let caller = auth.require(&MACHINE_WRITE)?;
-    state.count_call(caller, api::MACHINES_TAGS).await?;
+    let caller = state.admit(&auth, &MACHINE_WRITE, api::MACHINES_TAGS).await?;
     let (ids, update) = MachineUpdate::from_multiple_tags_body(&ApiError::json_body(&body)?).map_err(ApiError::body)?;
     let machines = apply_to_machines(&state, caller, ids, update).await?;
     let items = machines
