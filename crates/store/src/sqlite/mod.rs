@@ -217,6 +217,10 @@ fn release_idle_snapshots(inner: std::sync::Weak<Inner>) {
     }
 }
 
+/// An alert's document and evidence, if last updated at or after `?3`.
+const SELECT_RETAINED_ALERT: &str =
+    "SELECT doc, evidence FROM alerts WHERE tenant = +?1 AND id = +?2 AND last_update >= +?3";
+
 /// A stored document that is not JSON, as a SQLite error (it surfaces as `StoreError::Backend`).
 fn unreadable_json(error: serde_json::Error) -> rusqlite::Error {
     rusqlite::Error::ToSqlConversionFailure(Box::new(error))
@@ -382,16 +386,14 @@ impl Store for SqliteStore {
         updated_since: Timestamp,
     ) -> Result<Option<AlertDocument>> {
         self.read(|conn| {
-            conn.prepare_cached(
-                "SELECT doc, evidence FROM alerts WHERE tenant = +?1 AND id = +?2 AND last_update >= +?3",
-            )?
-            .query_row(params![tenant.0, alert_id, updated_since.0], |row| {
-                Ok(AlertDocument {
-                    doc: row.get(0)?,
-                    evidence: row.get(1)?,
+            conn.prepare_cached(SELECT_RETAINED_ALERT)?
+                .query_row(params![tenant.0, alert_id, updated_since.0], |row| {
+                    Ok(AlertDocument {
+                        doc: row.get(0)?,
+                        evidence: row.get(1)?,
+                    })
                 })
-            })
-            .optional()
+                .optional()
         })
     }
 
@@ -407,9 +409,7 @@ impl Store for SqliteStore {
             let mut updated = Vec::with_capacity(alert_ids.len());
             for alert_id in alert_ids {
                 let found: Option<(String, String)> = tx
-                    .prepare_cached(
-                        "SELECT doc, evidence FROM alerts WHERE tenant = +?1 AND id = +?2 AND last_update >= +?3",
-                    )?
+                    .prepare_cached(SELECT_RETAINED_ALERT)?
                     .query_row(params![tenant.0, alert_id, updated_since.0], |row| {
                         Ok((row.get(0)?, row.get(1)?))
                     })
