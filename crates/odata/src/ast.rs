@@ -46,6 +46,11 @@ pub enum Operand {
     Property(Property),
     /// The range variable of an enclosing lambda.
     Variable(String),
+    /// A property of the range variable: `ip/ipAddress` in `ipAddresses/any(ip: ip/ipAddress eq 'x')`.
+    Member {
+        variable: String,
+        member: String,
+    },
     ToLower(Box<Operand>),
 }
 
@@ -149,6 +154,7 @@ impl fmt::Display for Operand {
         match self {
             Operand::Property(p) => f.write_str(&p.name),
             Operand::Variable(v) => f.write_str(v),
+            Operand::Member { variable, member } => write!(f, "{variable}/{member}"),
             Operand::ToLower(inner) => write!(f, "tolower({inner})"),
         }
     }

@@ -174,7 +174,7 @@ impl<'s> FilterParser<'s, '_> {
                 right,
             });
         }
-        if self.rest.starts_with('/') {
+        if self.rest.starts_with('/') && !self.variables.contains(&name) {
             return self.lambda(Property {
                 name: name.to_string(),
                 position: start,
@@ -256,6 +256,16 @@ impl<'s> FilterParser<'s, '_> {
             return Ok(Operand::ToLower(Box::new(inner)));
         }
         if self.variables.contains(&name) {
+            if let Some(after) = self.rest.strip_prefix('/') {
+                self.rest = after;
+                let Some(member) = self.identifier() else {
+                    return self.fail(format!("expected a property of '{name}' after '{name}/'"));
+                };
+                return Ok(Operand::Member {
+                    variable: name.to_string(),
+                    member: member.to_string(),
+                });
+            }
             return Ok(Operand::Variable(name.to_string()));
         }
         Ok(Operand::Property(Property {

@@ -18,7 +18,8 @@
 //! cmp-op      = "eq" / "ne" / "gt" / "ge" / "lt" / "le"
 //! text-call   = ( "startswith" / "endswith" / "contains" ) "(" operand "," literal ")"
 //! lambda      = identifier "/" ( "any" / "all" ) "(" identifier ":" or-expr ")"
-//! operand     = "tolower(" operand ")" / identifier           ; a lambda's variable, or a property
+//! operand     = "tolower(" operand ")" / variable [ "/" identifier ] / identifier
+//! variable    = identifier                                    ; bound by an enclosing lambda
 //! literal     = string / date-time / date / guid / number / "true" / "false" / "null"
 //! string      = "'" *( "''" / <any character but '> ) "'"
 //! date-time   = date "T" hh ":" mm ":" ss [ "." 1*9DIGIT ] ( "Z" / ( "+" / "-" ) hh ":" mm )

@@ -15,7 +15,11 @@ pub enum Direction {
 pub struct QueryOptions {
     pub filter: Option<Expr>,
     pub top: Option<u64>,
+    /// MDE's `pageSize`: items per page, the rest behind `@odata.nextLink`.
+    pub page_size: Option<u64>,
     pub skip: Option<u64>,
+    /// The continuation of an `@odata.nextLink`, as the server wrote it.
+    pub skip_token: Option<String>,
     pub select: Option<Vec<String>>,
     pub orderby: Vec<(String, Direction)>,
     pub expand: Vec<String>,
@@ -25,7 +29,7 @@ pub struct QueryOptions {
 impl QueryOptions {
     /// Parses a raw query string (`+` is a space, as MDE's samples write it). Options other
     /// than OData's and MDE's `pageSize` are ignored; unknown `$` options and repeated ones are
-    /// refused.
+    /// refused. Option names match in any case.
     pub fn parse(query: &str, limits: &Limits) -> Result<Self, ODataError> {
         let mut options = QueryOptions::default();
         let mut seen: Vec<String> = Vec::new();
@@ -34,21 +38,18 @@ impl QueryOptions {
             if !(key.starts_with('$') || key == "pagesize") {
                 continue;
             }
-            let canonical = if key == "pagesize" {
-                "$top".to_string()
-            } else {
-                key.clone()
-            };
-            if seen.contains(&canonical) {
+            if seen.contains(&key) {
                 return Err(ODataError::new(format!(
                     "the query option '{name}' is given more than once"
                 )));
             }
-            seen.push(canonical.clone());
-            match canonical.as_str() {
+            seen.push(key.clone());
+            match key.as_str() {
                 "$filter" => options.filter = Some(parse_filter(&value, limits)?),
                 "$top" => options.top = Some(count(&name, &value, Some(limits.max_top))?),
+                "pagesize" => options.page_size = Some(count(&name, &value, Some(limits.max_top))?.max(1)),
                 "$skip" => options.skip = Some(count(&name, &value, None)?),
+                "$skiptoken" => options.skip_token = Some(value.into_owned()),
                 "$select" => options.select = Some(names(&name, &value)?),
                 "$expand" => options.expand = names(&name, &value)?,
                 "$orderby" => options.orderby = orderby(&value)?,
@@ -70,7 +71,9 @@ impl QueryOptions {
         [
             ("$filter", self.filter.is_some()),
             ("$top", self.top.is_some()),
+            ("pageSize", self.page_size.is_some()),
             ("$skip", self.skip.is_some()),
+            ("$skiptoken", self.skip_token.is_some()),
             ("$select", self.select.is_some()),
             ("$orderby", !self.orderby.is_empty()),
             ("$expand", !self.expand.is_empty()),

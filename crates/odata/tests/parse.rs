@@ -56,6 +56,8 @@ fn mde_documentation_examples() {
             }),
         }
     );
+    let member = filter("ipAddresses/any(ip: ip/ipAddress eq '10.0.0.1')");
+    assert_eq!(member.to_string(), "ipAddresses/any(ip:ip/ipAddress eq '10.0.0.1')");
     assert_eq!(
         filter("startswith(computerDnsName,'mymachine')"),
         Expr::Text {
@@ -199,12 +201,14 @@ fn query_options() {
     );
     assert_eq!(options.expand, ["evidence"]);
     assert!(options.count);
-    assert_eq!(QueryOptions::parse("pageSize=20", &limits).unwrap().top, Some(20));
+    let paged = QueryOptions::parse("pageSize=20&$top=30&$skiptoken=abc", &limits).unwrap();
+    assert_eq!((paged.page_size, paged.top), (Some(20), Some(30)));
+    assert_eq!(paged.skip_token.as_deref(), Some("abc"));
     for (query, message) in [
         ("$top=10001", "the limit of '10000' for $top has been exceeded"),
         ("$top=-1", "$top must be a whole number, not '-1'"),
         (
-            "$top=1&pageSize=2",
+            "pagesize=1&pageSize=2",
             "the query option 'pageSize' is given more than once",
         ),
         ("$search=x", "the query option '$search' is not supported"),

@@ -6,6 +6,8 @@ use openmde_model::schema::ALERT_EVIDENCE;
 use openmde_model::{EntityKind, Record, canonicalize, compact};
 use serde_json::{Map, Value};
 
+use crate::query::{EntitySet, Scalar};
+
 /// An entity as every backend stores it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredRecord {
@@ -13,15 +15,14 @@ pub struct StoredRecord {
     /// The canonical JSON document (alerts: with `"evidence": []`).
     pub doc: String,
     pub columns: Columns,
+    /// The values of the catalog's stored columns ([`EntitySet::stored`]).
+    pub fields: Vec<Scalar>,
 }
 
 /// The columns beside the document that find rows, per entity kind (ticks for times).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Columns {
-    Machine {
-        dns_name: Option<String>,
-        last_seen: Option<i64>,
-    },
+    Machine,
     /// `last_update` is `lastUpdateTime`, else `alertCreationTime`; the backend falls back to the
     /// time of import.
     Alert {
@@ -34,11 +35,13 @@ pub enum Columns {
 impl From<Record> for StoredRecord {
     fn from(mut record: Record) -> Self {
         let id = record.id().to_string();
+        let set = match record.kind {
+            EntityKind::Machine => EntitySet::Machines,
+            EntityKind::Alert => EntitySet::Alerts,
+        };
+        let fields = set.column_values(&record.fields);
         let columns = match record.kind {
-            EntityKind::Machine => Columns::Machine {
-                dns_name: record.str("computerDnsName").map(str::to_string),
-                last_seen: record.timestamp("lastSeen").map(|t| t.0),
-            },
+            EntityKind::Machine => Columns::Machine,
             EntityKind::Alert => {
                 let last_update = record
                     .timestamp("lastUpdateTime")
@@ -65,6 +68,7 @@ impl From<Record> for StoredRecord {
             id,
             doc: record.to_json(),
             columns,
+            fields,
         }
     }
 }

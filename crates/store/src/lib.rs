@@ -6,6 +6,7 @@
 
 mod document;
 mod error;
+pub mod query;
 pub mod sqlite;
 mod types;
 
@@ -76,6 +77,9 @@ pub trait Store: Send + Sync + 'static {
     /// A machine by id or, failing that, by computer DNS name (case-insensitive), if it was last
     /// seen at or after `seen_since` (machines never seen are kept).
     async fn machine(&self, tenant: TenantKey, id_or_name: &str, seen_since: Timestamp) -> Result<Option<String>>;
+
+    /// A page of a list of alerts or machines, and its count if asked for.
+    async fn list(&self, tenant: TenantKey, query: &query::ListQuery) -> Result<query::Page>;
 
     /// Starts an import into one tenant: nothing of it is visible, or kept, until `commit`.
     async fn begin_import(&self, tenant: TenantKey) -> Result<Box<dyn Import>>;

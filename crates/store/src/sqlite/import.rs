@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use openmde_model::Timestamp;
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, ToSql, params_from_iter};
 
+use super::writes::{UPSERT_ALERT, UPSERT_MACHINE};
 use crate::{Columns, Import, ImportCounts, Result, StoreError, StoredRecord, TenantKey};
 
 pub struct SqliteImport {
@@ -16,13 +17,6 @@ pub struct SqliteImport {
     counts: ImportCounts,
     started: Timestamp,
 }
-
-const UPSERT_MACHINE: &str = "INSERT INTO machines (tenant, id, dns_name, last_seen, doc) VALUES (?1, ?2, ?3, ?4, ?5)
-     ON CONFLICT (tenant, id) DO UPDATE SET dns_name = excluded.dns_name, last_seen = excluded.last_seen, doc = excluded.doc";
-const UPSERT_ALERT: &str =
-    "INSERT INTO alerts (tenant, id, machine_id, last_update, doc, evidence) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-     ON CONFLICT (tenant, id) DO UPDATE SET machine_id = excluded.machine_id, last_update = excluded.last_update,
-     doc = excluded.doc, evidence = excluded.evidence";
 
 impl SqliteImport {
     pub(super) fn begin(store: Arc<super::Inner>, tenant: TenantKey) -> Result<Self> {
@@ -39,15 +33,13 @@ impl SqliteImport {
     }
 
     fn upsert_one(&mut self, record: StoredRecord) -> rusqlite::Result<()> {
-        match record.columns {
-            Columns::Machine { dns_name, last_seen } => {
-                self.conn.prepare_cached(UPSERT_MACHINE)?.execute(params![
-                    self.tenant.0,
-                    record.id,
-                    dns_name,
-                    last_seen,
-                    record.doc
-                ])?;
+        let fields = record.fields.iter().map(|v| v as &dyn ToSql);
+        match &record.columns {
+            Columns::Machine => {
+                let key: [&dyn ToSql; 3] = [&self.tenant.0, &record.id, &record.doc];
+                self.conn
+                    .prepare_cached(&UPSERT_MACHINE)?
+                    .execute(params_from_iter(key.into_iter().chain(fields)))?;
                 self.counts.machines += 1;
             }
             Columns::Alert {
@@ -56,14 +48,17 @@ impl SqliteImport {
                 evidence,
             } => {
                 let last_update = last_update.unwrap_or(self.started.0);
-                self.conn.prepare_cached(UPSERT_ALERT)?.execute(params![
-                    self.tenant.0,
-                    record.id,
+                let key: [&dyn ToSql; 6] = [
+                    &self.tenant.0,
+                    &record.id,
                     machine_id,
-                    last_update,
-                    record.doc,
-                    evidence
-                ])?;
+                    &last_update,
+                    &record.doc,
+                    evidence,
+                ];
+                self.conn
+                    .prepare_cached(&UPSERT_ALERT)?
+                    .execute(params_from_iter(key.into_iter().chain(fields)))?;
                 self.counts.alerts += 1;
             }
         }

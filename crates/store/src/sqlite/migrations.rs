@@ -1,12 +1,24 @@
-//! Schema migrations, applied in order, each in its own transaction.
+//! Schema migrations, applied in order, each in its own transaction with its data step.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, ToSql, Transaction, params_from_iter};
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_initial.sql"))];
+use super::writes;
+use crate::query::EntitySet;
+
+type DataStep = fn(&Transaction<'_>) -> rusqlite::Result<()>;
+
+const MIGRATIONS: &[(i64, &str, Option<DataStep>)] = &[
+    (1, include_str!("../../migrations/sqlite/0001_initial.sql"), None),
+    (
+        2,
+        include_str!("../../migrations/sqlite/0002_query_columns.sql"),
+        Some(fill_query_columns),
+    ),
+];
 
 pub fn run(conn: &mut Connection) -> rusqlite::Result<()> {
     conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)")?;
-    for (version, sql) in MIGRATIONS {
+    for (version, sql, data_step) in MIGRATIONS {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let applied: bool = tx.query_row(
             "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?1)",
@@ -15,9 +27,115 @@ pub fn run(conn: &mut Connection) -> rusqlite::Result<()> {
         )?;
         if !applied {
             tx.execute_batch(sql)?;
+            if let Some(step) = data_step {
+                step(&tx)?;
+            }
             tx.execute("INSERT INTO schema_migrations (version) VALUES (?1)", [version])?;
         }
         tx.commit()?;
     }
+    fix_planner_statistics(conn)
+}
+
+/// Rows the planner is told each entity table holds.
+const ASSUMED_ROWS: u64 = 1_000_000;
+
+/// Writes fixed statistics for the planner instead of measured ones (the store never runs
+/// `ANALYZE`). Without any, SQLite takes `tenant = ?` for a selective condition and, on the
+/// clustered machines table, prefers scanning the primary key over any index. Told that a tenant
+/// holds every row, that a value of a filter column matches 100, and that an id matches one, it
+/// picks the index of the filtered column, the same way on an empty database as on a full one.
+fn fix_planner_statistics(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    // Analysing the schema table measures nothing and creates sqlite_stat1.
+    tx.execute_batch("ANALYZE sqlite_schema; DELETE FROM sqlite_stat1;")?;
+    // The index list includes the primary key of the clustered (WITHOUT ROWID) machines table.
+    let indexes: Vec<(String, String)> = tx
+        .prepare(
+            "SELECT t.name, i.name FROM (SELECT 'alerts' AS name UNION ALL SELECT 'machines') t,
+             pragma_index_list(t.name) i",
+        )?
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (table, index) in indexes {
+        let columns: Vec<String> = tx
+            .prepare("SELECT name FROM pragma_index_info(?1) ORDER BY seqno")?
+            .query_map([&index], |row| row.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut stat = vec![ASSUMED_ROWS];
+        let mut past_id = false;
+        for column in &columns {
+            past_id |= column == "id";
+            stat.push(match column.as_str() {
+                _ if past_id => 1,
+                "tenant" => ASSUMED_ROWS,
+                _ => 100,
+            });
+        }
+        let stat: Vec<String> = stat.iter().map(u64::to_string).collect();
+        tx.execute(
+            "INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES (?1, ?2, ?3)",
+            [&table, &index, &stat.join(" ")],
+        )?;
+    }
+    tx.commit()
+}
+
+/// Computes the new columns of rows stored before migration 2 from their documents.
+fn fill_query_columns(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    for set in [EntitySet::Alerts, EntitySet::Machines] {
+        let table = super::list::table(set);
+        let rows: Vec<(i64, String, String)> = tx
+            .prepare(&format!("SELECT tenant, id, doc FROM {table}"))?
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut update = tx.prepare(&writes::backfill(set))?;
+        for (tenant, id, doc) in rows {
+            let document: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(&doc).map_err(super::unreadable_json)?;
+            let values = set.column_values(&document);
+            let key: [&dyn ToSql; 2] = [&tenant, &id];
+            update.execute(params_from_iter(values.iter().map(|v| v as &dyn ToSql).chain(key)))?;
+        }
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::catalog::enum_value;
+    use crate::{Store, StoredRecord};
+    use openmde_model::schema::ALERT_SEVERITY;
+    use openmde_model::{EntityKind, Record};
+
+    #[tokio::test]
+    async fn rows_stored_before_migration_2_get_their_query_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let store = super::super::SqliteStore::open(&path).unwrap();
+        let tenant = store.create_tenant("t", "T", "t.example").await.unwrap().key;
+        let doc = serde_json::json!({"id": "a1", "severity": "High", "lastUpdateTime": "2024-05-01T00:00:00Z"});
+        let record = Record::new(EntityKind::Alert, doc.as_object().cloned().unwrap()).unwrap();
+        let mut import = store.begin_import(tenant).await.unwrap();
+        import.upsert(vec![StoredRecord::from(record)]).await.unwrap();
+        import.commit().await.unwrap();
+
+        let mut conn = super::super::open_connection(&path).unwrap();
+        conn.execute_batch("UPDATE alerts SET severity = NULL, last_update_time = NULL")
+            .unwrap();
+        let tx = conn.transaction().unwrap();
+        fill_query_columns(&tx).unwrap();
+        tx.commit().unwrap();
+        let (severity, updated): (i64, i64) = conn
+            .query_row("SELECT severity, last_update_time FROM alerts", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(severity, enum_value(&ALERT_SEVERITY, "High").unwrap());
+        assert_eq!(
+            updated,
+            openmde_model::Timestamp::parse("2024-05-01T00:00:00Z").unwrap().0
+        );
+    }
 }

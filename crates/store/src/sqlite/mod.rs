@@ -17,7 +17,9 @@
 //! value an expression the planner does not inspect, and the index is still used.
 
 mod import;
+mod list;
 mod migrations;
+mod writes;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -27,7 +29,9 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use openmde_model::Timestamp;
 use openmde_model::update::{AlertReference, MachineUpdate, SignedAlertUpdate};
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, ToSql, params, params_from_iter};
+
+use crate::query::{EntitySet, ListQuery, Page};
 
 use crate::{
     AlertByReference, AlertDocument, AlertMachine, AppRegistration, Import, Result, SigningKeyRecord, Store,
@@ -422,8 +426,11 @@ impl Store for SqliteStore {
                     serde_json::from_str(&doc).map_err(unreadable_json)?;
                 change.apply(&mut alert);
                 let doc = serde_json::to_string(&alert).map_err(unreadable_json)?;
-                tx.prepare_cached("UPDATE alerts SET doc = ?3, last_update = ?4 WHERE tenant = ?1 AND id = ?2")?
-                    .execute(params![tenant.0, alert_id, doc, change.at.0])?;
+                let fields = EntitySet::Alerts.column_values(&alert);
+                let key: [&dyn ToSql; 4] = [&tenant.0, &alert_id, &doc, &change.at.0];
+                tx.prepare_cached(&writes::UPDATE_ALERT)?.execute(params_from_iter(
+                    key.into_iter().chain(fields.iter().map(|v| v as &dyn ToSql)),
+                ))?;
                 updated.push(AlertDocument { doc, evidence });
             }
             tx.commit()?;
@@ -445,7 +452,9 @@ impl Store for SqliteStore {
                 .prepare_cached("SELECT doc FROM machines WHERE tenant = +?1 AND id = +?2")?
                 .query_row(params![tenant.0, reference.machine_id], |row| row.get(0))
                 .optional()?;
-            let Some(machine) = machine else { return Ok(AlertByReference::MachineNotFound) };
+            let Some(machine) = machine else {
+                return Ok(AlertByReference::MachineNotFound);
+            };
             let open: Option<(String, String)> = tx
                 .prepare_cached(
                     "SELECT doc, evidence FROM alerts INDEXED BY alerts_by_machine
@@ -453,21 +462,29 @@ impl Store for SqliteStore {
                        AND json_extract(doc, '$.title') = ?3 AND json_extract(doc, '$.status') <> 'Resolved'
                      ORDER BY last_update DESC LIMIT 1",
                 )?
-                .query_row(params![tenant.0, reference.machine_id, reference.title], |row| Ok((row.get(0)?, row.get(1)?)))
+                .query_row(params![tenant.0, reference.machine_id, reference.title], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })
                 .optional()?;
             if let Some((doc, evidence)) = open {
                 return Ok(AlertByReference::Merged(AlertDocument { doc, evidence }));
             }
-            let machine: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&machine).map_err(unreadable_json)?;
-            let tenant_id: String = tx.query_row("SELECT id FROM tenants WHERE key = ?1", [tenant.0], |row| row.get(0))?;
+            let machine: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(&machine).map_err(unreadable_json)?;
+            let tenant_id: String =
+                tx.query_row("SELECT id FROM tenants WHERE key = ?1", [tenant.0], |row| row.get(0))?;
             let alert = reference.alert(&alert_id, &machine, &tenant_id, now);
             let doc = serde_json::to_string(&alert).map_err(unreadable_json)?;
-            tx.prepare_cached(
-                "INSERT INTO alerts (tenant, id, machine_id, last_update, doc, evidence) VALUES (?1, ?2, ?3, ?4, ?5, '[]')",
-            )?
-            .execute(params![tenant.0, alert_id, reference.machine_id, now.0, doc])?;
+            let fields = EntitySet::Alerts.column_values(&alert);
+            let key: [&dyn ToSql; 6] = [&tenant.0, &alert_id, &reference.machine_id, &now.0, &doc, &"[]"];
+            tx.prepare_cached(&writes::UPSERT_ALERT)?.execute(params_from_iter(
+                key.into_iter().chain(fields.iter().map(|v| v as &dyn ToSql)),
+            ))?;
             tx.commit()?;
-            Ok(AlertByReference::Created(AlertDocument { doc, evidence: "[]".into() }))
+            Ok(AlertByReference::Created(AlertDocument {
+                doc,
+                evidence: "[]".into(),
+            }))
         })
         .await
     }
@@ -495,8 +512,10 @@ impl Store for SqliteStore {
                     serde_json::from_str(&doc).map_err(unreadable_json)?;
                 update.apply(&mut machine);
                 let doc = serde_json::to_string(&machine).map_err(unreadable_json)?;
-                tx.prepare_cached("UPDATE machines SET doc = ?3 WHERE tenant = ?1 AND id = ?2")?
-                    .execute(params![tenant.0, machine_id, doc])?;
+                let fields = EntitySet::Machines.column_values(&machine);
+                let key: [&dyn ToSql; 3] = [&tenant.0, &machine_id, &doc];
+                tx.prepare_cached(&writes::UPDATE_MACHINE)?
+                    .execute(params_from_iter(key.into_iter().chain(fields.iter().map(|v| v as &dyn ToSql))))?;
                 updated.push(doc);
             }
             tx.commit()?;
@@ -520,6 +539,10 @@ impl Store for SqliteStore {
         })
     }
 
+    async fn list(&self, tenant: TenantKey, query: &ListQuery) -> Result<Page> {
+        self.read(|conn| list::list(conn, tenant, query))
+    }
+
     async fn begin_import(&self, tenant: TenantKey) -> Result<Box<dyn Import>> {
         let inner = Arc::clone(&self.inner);
         let import = tokio::task::spawn_blocking(move || import::SqliteImport::begin(inner, tenant))
@@ -538,10 +561,8 @@ mod tests {
         StoredRecord {
             id: id.into(),
             doc: format!("{{\"id\":\"{id}\"}}"),
-            columns: Columns::Machine {
-                dns_name: None,
-                last_seen: None,
-            },
+            columns: Columns::Machine,
+            fields: vec![crate::query::Scalar::Null; EntitySet::Machines.stored().count()],
         }
     }
 
@@ -554,6 +575,7 @@ mod tests {
                 last_update: None,
                 evidence: "[]".into(),
             },
+            fields: vec![crate::query::Scalar::Null; EntitySet::Alerts.stored().count()],
         }
     }
 
