@@ -4,6 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::Timestamp;
 use crate::canonical::canonicalize;
 use crate::schema::{DOMAIN_ENTITY, FILE, IP, USER};
 
@@ -93,6 +94,60 @@ pub fn domains(evidence: &[Map<String, Value>]) -> Vec<Map<String, Value>> {
     distinct(&DOMAIN_ENTITY, "host", hosts)
 }
 
+/// An alert's fields and its evidence items.
+pub type AlertWithEvidence = (Map<String, Value>, Vec<Map<String, Value>>);
+
+/// The users seen on a machine, from its alerts: each alert's logged-on users and its user,
+/// once each, first and last seen at the earliest and latest of those alerts' event times.
+pub fn logon_users(alerts: &[AlertWithEvidence]) -> Vec<Map<String, Value>> {
+    let mut users: Vec<Map<String, Value>> = Vec::new();
+    for (alert, evidence) in alerts {
+        let time = |names: [&str; 2]| {
+            names
+                .iter()
+                .find_map(|n| text(alert, n))
+                .and_then(|t| Timestamp::parse(t).ok())
+        };
+        let first = time(["firstEventTime", "alertCreationTime"]);
+        let last = time(["lastEventTime", "lastUpdateTime"]).or(first);
+        let logged_on = alert
+            .get("loggedOnUsers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|u| {
+                let u = u.as_object()?;
+                let related = json!({"relatedUser": {"userName": text(u, "accountName")?, "domainName": text(u, "domainName")},
+                    "machineId": alert.get("machineId")});
+                user(related.as_object()?, evidence)
+            });
+        for found in user(alert, evidence).into_iter().chain(logged_on) {
+            let at = match users.iter().position(|u| u.get("id") == found.get("id")) {
+                Some(at) => at,
+                None => {
+                    users.push(found);
+                    users.len() - 1
+                }
+            };
+            widen(&mut users[at], "firstSeen", first, std::cmp::Ordering::Less);
+            widen(&mut users[at], "lastSeen", last, std::cmp::Ordering::Greater);
+        }
+    }
+    users
+}
+
+/// Replaces `entry[name]` with `time` when it is missing or `time` lies further in `direction`.
+fn widen(entry: &mut Map<String, Value>, name: &str, time: Option<Timestamp>, direction: std::cmp::Ordering) {
+    let Some(time) = time else { return };
+    let current = entry
+        .get(name)
+        .and_then(Value::as_str)
+        .and_then(|t| Timestamp::parse(t).ok());
+    if current.is_none_or(|current| time.cmp(&current) == direction) {
+        entry.insert(name.to_string(), Value::String(time.to_string()));
+    }
+}
+
 /// `www.example.com` of `http://www.example.com:8080/path?q` (or of a bare host).
 fn host_of(url: &str) -> Option<String> {
     let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
@@ -148,5 +203,25 @@ mod tests {
         assert_eq!(domains(&evidence()).len(), 1);
         assert_eq!(domains(&evidence())[0]["host"], "beacon.example-c2.net");
         assert!(super::user(&Map::new(), &[]).is_none());
+    }
+
+    #[test]
+    fn logon_users_merge_the_alerts_of_a_machine() {
+        let first = json!({"machineId": "m1", "relatedUser": {"userName": "adele", "domainName": "CONTOSO"},
+            "firstEventTime": "2024-01-02T00:00:00Z", "lastEventTime": "2024-01-03T00:00:00Z",
+            "loggedOnUsers": [{"accountName": "bob", "domainName": "contoso"}]});
+        let second = json!({"machineId": "m1", "relatedUser": {"userName": "adele", "domainName": "contoso"},
+            "alertCreationTime": "2024-01-01T00:00:00Z", "lastEventTime": "2024-01-05T00:00:00Z"});
+        let alerts = vec![
+            (first.as_object().unwrap().clone(), evidence()),
+            (second.as_object().unwrap().clone(), Vec::new()),
+        ];
+        let users = logon_users(&alerts);
+        let ids: Vec<&str> = users.iter().map(|u| u["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, ["contoso\\adele", "contoso\\bob"]);
+        assert_eq!(users[0]["firstSeen"], "2024-01-01T00:00:00Z");
+        assert_eq!(users[0]["lastSeen"], "2024-01-05T00:00:00Z");
+        assert_eq!(users[0]["accountSid"], "S-1-5-21-1");
+        assert_eq!(users[1]["lastSeen"], "2024-01-03T00:00:00Z");
     }
 }

@@ -27,6 +27,12 @@ pub mod api {
     pub const ALERT_FILES: &str = "alerts.files";
     pub const ALERT_IPS: &str = "alerts.ips";
     pub const ALERT_DOMAINS: &str = "alerts.domains";
+    pub const ALERTS: &str = "alerts.list";
+    pub const MACHINES: &str = "machines.list";
+    pub const MACHINE_ALERTS: &str = "machines.alerts";
+    pub const MACHINE_LOGON_USERS: &str = "machines.logonUsers";
+    pub const MACHINES_BY_TAG: &str = "machines.findByTag";
+    pub const MACHINES_BY_IP: &str = "machines.findByIp";
 }
 
 /// Per-API limits. MDE states them per API: "100 calls per minute and 1500 calls per hour".
@@ -52,6 +58,12 @@ impl Default for RateLimits {
             api::MACHINE_TAGS,
             api::MACHINES_TAGS,
             api::MACHINE_DEVICE_VALUE,
+            api::ALERTS,
+            api::MACHINES,
+            api::MACHINE_ALERTS,
+            api::MACHINE_LOGON_USERS,
+            api::MACHINES_BY_TAG,
+            api::MACHINES_BY_IP,
         ];
         let batch = (
             api::ALERT_BATCH_UPDATE,
@@ -195,7 +207,7 @@ mod tests {
     #[test]
     fn every_api_has_mde_limits_and_they_can_be_changed() {
         let mut limits = RateLimits::default();
-        assert_eq!(limits.windows.len(), 14);
+        assert_eq!(limits.windows.len(), 20);
         assert_eq!(limits.windows[api::ALERT_BY_REFERENCE], vec![Window::per_minute(15)]);
         assert_eq!(
             limits.windows[api::ALERT_BATCH_UPDATE],

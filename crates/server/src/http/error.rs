@@ -69,11 +69,11 @@ impl ApiError {
 
     /// `ResourceNotFound`, "{Entity} {id} was not found" as in MDE's own example.
     pub fn resource_not_found(entity: &str, id: &str) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "ResourceNotFound",
-            format!("{entity} {id} was not found"),
-        )
+        Self::not_found(format!("{entity} {id} was not found"))
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "ResourceNotFound", message)
     }
 
     pub fn no_route() -> Self {

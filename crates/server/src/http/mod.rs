@@ -4,5 +4,6 @@
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod list;
 pub mod odata;
 pub mod routes;

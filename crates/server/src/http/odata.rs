@@ -87,11 +87,11 @@ impl Projection {
     }
 
     /// `(a,b)`, as `@odata.context` names a projection.
-    fn context_suffix(&self) -> String {
+    pub fn context_suffix(&self) -> String {
         format!("({})", self.properties.join(","))
     }
 
-    fn apply(&self, document: &str) -> Option<String> {
+    pub fn apply(&self, document: &str) -> Option<String> {
         let mut fields: serde_json::Map<String, serde_json::Value> = serde_json::from_str(document).ok()?;
         let kept: serde_json::Map<_, _> = self
             .properties

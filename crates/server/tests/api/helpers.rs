@@ -134,6 +134,29 @@ impl TestServer {
         self.token_for(&app.client_id, &app.client_secret).await
     }
 
+    /// A token of an application with `roles` in a second tenant, Fabrikam.
+    pub async fn other_tenant_token(&self, roles: &[&str]) -> String {
+        let store = self.store();
+        let other = store
+            .create_tenant(
+                "44444444-5555-6666-7777-888888888888",
+                "Fabrikam",
+                "fabrikam.onmicrosoft.com",
+            )
+            .await
+            .unwrap();
+        let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
+        let app = bootstrap::create_app(store.as_ref(), &other, "fabrikam", &roles)
+            .await
+            .unwrap();
+        self.token_in(&other.id, &app.client_id, &app.client_secret).await
+    }
+
+    /// `@odata.context` as this server writes it for `fragment`.
+    pub fn context(&self, fragment: &str) -> String {
+        format!("https://{}/api/$metadata#{fragment}", self.https)
+    }
+
     /// Imports MDE JSON `values` of one kind into the demo tenant.
     pub async fn import(&self, kind: openmde_model::EntityKind, values: Vec<Value>) {
         let store = self.store();

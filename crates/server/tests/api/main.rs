@@ -6,4 +6,5 @@ mod cli;
 mod entities;
 mod helpers;
 mod import;
+mod lists;
 mod tokens;

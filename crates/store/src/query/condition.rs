@@ -93,6 +93,75 @@ impl Condition {
     }
 }
 
+/// The conditions of `findbytag` and `findbyip`, which name fields no `$filter` may.
+impl Condition {
+    fn machine_field(name: &str) -> &'static Field {
+        EntitySet::Machines
+            .field(name)
+            .unwrap_or_else(|| unreachable!("'{name}' is in the machine catalog"))
+    }
+
+    /// Machines with a tag equal to `tag` (or starting with it), ignoring ASCII case.
+    pub fn machine_tagged(tag: &str, prefix: bool) -> Condition {
+        let element = Target {
+            subject: Subject::Element,
+            field_type: FieldType::Text,
+            lowercase: false,
+        };
+        let predicate = if prefix {
+            Condition::Text {
+                target: element,
+                function: TextFunction::StartsWith,
+                value: tag.to_string(),
+            }
+        } else {
+            Condition::Compare {
+                target: element,
+                op: CompareOp::Eq,
+                value: Scalar::Text(tag.to_string()),
+            }
+        };
+        Condition::Lambda {
+            collection: Self::machine_field("machineTags"),
+            quantifier: Quantifier::Any,
+            predicate: Box::new(predicate),
+        }
+    }
+
+    /// Machines that hold the internal address `ip` (as their last address or on an interface)
+    /// and were seen at some time in `[from, to]`: first seen by `to` and last seen from `from`.
+    pub fn machine_seen_with_ip(ip: &str, from: openmde_model::Timestamp, to: openmde_model::Timestamp) -> Condition {
+        let ip = Scalar::Text(ip.to_string());
+        let on_interface = Condition::Lambda {
+            collection: Self::machine_field("ipAddresses"),
+            quantifier: Quantifier::Any,
+            predicate: Box::new(Condition::Compare {
+                target: Target {
+                    subject: Subject::ElementMember("ipAddress"),
+                    field_type: FieldType::Text,
+                    lowercase: false,
+                },
+                op: CompareOp::Eq,
+                value: ip.clone(),
+            }),
+        };
+        let first_seen = Self::machine_field("firstSeen");
+        let seen_by_end = Condition::column(first_seen, CompareOp::Le, Scalar::Integer(to.0)).or(Condition::column(
+            first_seen,
+            CompareOp::Eq,
+            Scalar::Null,
+        ));
+        Condition::column(Self::machine_field("lastIpAddress"), CompareOp::Eq, ip)
+            .or(on_interface)
+            .and(Condition::column(
+                Self::machine_field("lastSeen"),
+                CompareOp::Ge,
+                Scalar::Integer(from.0),
+            ))
+            .and(seen_by_end)
+    }
+}
+
 /// The lambda being bound, if any: its variable and what its elements are.
 struct Scope<'a> {
     variable: &'a str,

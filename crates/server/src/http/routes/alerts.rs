@@ -7,6 +7,7 @@ use axum::response::IntoResponse;
 use axum::response::Response;
 use openmde_model::update::{AlertReference, AlertUpdate, SignedAlertUpdate};
 use openmde_model::{Timestamp, related};
+use openmde_store::query::Scope;
 use openmde_store::{AlertByReference, AlertMachine, Updated};
 use serde_json::{Map, Value};
 
@@ -15,9 +16,72 @@ use crate::http::auth::{
 };
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiPath, SelectOnly};
+use crate::http::list::ListOptions;
 use crate::http::odata::{Projection, RequestOrigin, collection_response, entity_response};
+use crate::http::routes::machines;
 use crate::state::{AppState, api};
 use openmde_model::schema::{ALERT, MACHINE};
+
+/// The alerts a caller may list: those last updated within retention.
+fn retained_alerts(state: &AppState, machine_id: Option<String>) -> Scope {
+    Scope::Alerts {
+        updated_since: state.retention_start(),
+        machine_id,
+    }
+}
+
+/// `GET /api/alerts`: OData `$filter`, `$orderby`, `$top`/`pageSize`, `$skip`, `$select`,
+/// `$expand=evidence`, `$count`; pages of up to 10,000 behind `@odata.nextLink`.
+pub async fn list_alerts(
+    State(state): State<Arc<AppState>>,
+    auth: Authenticated,
+    origin: RequestOrigin,
+    request: ListOptions,
+) -> Result<Response, ApiError> {
+    let caller = state.admit(&auth, &ALERT_READ, api::ALERTS).await?;
+    let scope = ("Alerts", retained_alerts(&state, None));
+    request.serve(&*state.store, caller.tenant, &origin, scope, None).await
+}
+
+/// `GET /api/alerts/$count`.
+pub async fn count_alerts(
+    State(state): State<Arc<AppState>>,
+    auth: Authenticated,
+    request: ListOptions,
+) -> Result<Response, ApiError> {
+    let caller = state.admit(&auth, &ALERT_READ, api::ALERTS).await?;
+    request
+        .serve_count(&*state.store, caller.tenant, retained_alerts(&state, None))
+        .await
+}
+
+/// `GET /api/machines/{id}/alerts`: the machine's alerts, with the options of `GET /api/alerts`.
+pub async fn machine_alerts(
+    State(state): State<Arc<AppState>>,
+    auth: Authenticated,
+    origin: RequestOrigin,
+    ApiPath(id_or_name): ApiPath<String>,
+    request: ListOptions,
+) -> Result<Response, ApiError> {
+    let caller = state.admit(&auth, &ALERT_READ, api::MACHINE_ALERTS).await?;
+    let machine_id = machines::resolve(&state, caller.tenant, &id_or_name).await?;
+    let scope = ("Alerts", retained_alerts(&state, Some(machine_id)));
+    request.serve(&*state.store, caller.tenant, &origin, scope, None).await
+}
+
+/// `GET /api/machines/{id}/alerts/$count`, as MDE's OData samples use it.
+pub async fn count_machine_alerts(
+    State(state): State<Arc<AppState>>,
+    auth: Authenticated,
+    ApiPath(id_or_name): ApiPath<String>,
+    request: ListOptions,
+) -> Result<Response, ApiError> {
+    let caller = state.admit(&auth, &ALERT_READ, api::MACHINE_ALERTS).await?;
+    let machine_id = machines::resolve(&state, caller.tenant, &id_or_name).await?;
+    request
+        .serve_count(&*state.store, caller.tenant, retained_alerts(&state, Some(machine_id)))
+        .await
+}
 
 /// `GET /api/alerts/{id}`: the alert, with its evidence (as the documentation's example shows).
 pub async fn get_alert(

@@ -17,11 +17,19 @@ fn mde_api() -> Router<Arc<AppState>> {
     Router::new()
         .route("/", get(service::service_document))
         .route("/$metadata", get(service::metadata))
+        .route("/alerts", get(alerts::list_alerts))
+        .route("/alerts/$count", get(alerts::count_alerts))
         .route("/alerts/batchUpdate", post(alerts::batch_update))
         .route("/alerts/CreateAlertByReference", post(alerts::create_by_reference))
         .route("/alerts/{id}", get(alerts::get_alert).patch(alerts::update_alert))
         .route("/alerts/{id}/machine", get(alerts::alert_machine))
         .route("/alerts/{id}/{relation}", get(alerts::alert_related))
+        .route("/machines", get(machines::list_machines))
+        .route("/machines/$count", get(machines::count_machines))
+        .route("/machines/findbytag", get(machines::find_by_tag))
+        .route("/machines/{id}/alerts", get(alerts::machine_alerts))
+        .route("/machines/{id}/alerts/$count", get(alerts::count_machine_alerts))
+        .route("/machines/{id}/logonusers", get(machines::logon_users))
         .route(
             "/machines/AddOrRemoveTagForMultipleMachines",
             post(machines::tags_for_multiple),
