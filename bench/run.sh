@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Benchmark of the core endpoint against a minimal axum server returning the same bytes.
+# Benchmark of the hot paths against a minimal axum server returning the same bytes.
 #
 #   bench/run.sh [--machines N] [--alerts N] [--duration SECONDS] [--connections N]
 #
 # Seeds a fresh store (default 100,000 machines and 1,000,000 alerts, through `openmde
-# import`, timed), then loads GET /api/alerts/{id}/machine over random existing ids with a
-# valid token, rate limits off, and the baseline in the same run. Both over plain HTTP on
-# loopback, so TLS cost is left out of both. Needs wrk (apt-get install wrk).
+# import`, timed), then loads, each against the baseline in the same run, with a valid token
+# and rate limits off:
+#   - GET /api/alerts/{id}/machine over random existing alert ids;
+#   - GET /api/alerts?$filter=severity eq 'High' and lastUpdateTime ge <day>&$top=100, the
+#     day drawn from the last 30;
+#   - GET /api/machines?$filter=computerDnsName eq '<name>' over random existing names.
+# Both over plain HTTP on loopback, so TLS cost is left out of both. Needs wrk.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -60,23 +64,45 @@ token=$(curl -s "http://127.0.0.1:18080/$tenant/oauth2/v2.0/token" \
     -d scope=https://api.securitycenter.microsoft.com/.default |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 
-first=$(head -n 1 "$data/alert-ids.txt")
-curl -s -H "Authorization: Bearer $token" "http://127.0.0.1:18080/api/alerts/$first/machine" >"$out/body.json"
-"$bin/openmde-bench-baseline" 127.0.0.1:18081 "$out/body.json" &
-pids+=($!)
-sleep 0.5
+# The inputs of each scenario: existing DNS names, and the last 30 days.
+python3 - "$data" <<'PY'
+import datetime, json, sys
+data = sys.argv[1]
+machines = json.load(open(f"{data}/machines.json"))
+machines = machines["value"] if isinstance(machines, dict) else machines
+with open(f"{data}/dns-names.txt", "w") as out:
+    out.writelines(f"{m['computerDnsName']}\n" for m in machines if m.get("computerDnsName"))
+today = datetime.datetime.now(datetime.timezone.utc).date()
+with open(f"{data}/recent-days.txt", "w") as out:
+    out.writelines(f"{today - datetime.timedelta(days=d)}Z\n" for d in range(1, 31))
+PY
 
-run() {
-    local name=$1 port=$2
-    wrk -t2 -c"$connections" -d5s -s bench/random-ids.lua "http://127.0.0.1:$port" -- "$data/alert-ids.txt" "$token" >/dev/null
-    wrk -t2 -c"$connections" -d"${duration}s" -s bench/random-ids.lua "http://127.0.0.1:$port" -- \
-        "$data/alert-ids.txt" "$token" | grep '^RESULT' | sed "s/^RESULT/$name/"
+scenario() {
+    local name=$1 template=$2 lines=$3 port=$4
+    local sample
+    sample=$(head -n 1 "$lines")
+    curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:18080${template/\{\}/$sample}" >"$out/body-$port.json"
+    "$bin/openmde-bench-baseline" "127.0.0.1:$port" "$out/body-$port.json" &
+    local baseline_pid=$!
+    pids+=("$baseline_pid")
+    sleep 0.5
+    echo "== $name, $connections connections, ${duration}s ($(wc -c <"$out/body-$port.json") bytes)"
+    local results=()
+    for target in 18080 "$port"; do
+        wrk -t2 -c"$connections" -d5s -s bench/random-paths.lua "http://127.0.0.1:$target" -- "$lines" "$token" "$template" >/dev/null
+        results+=("$(wrk -t2 -c"$connections" -d"${duration}s" -s bench/random-paths.lua "http://127.0.0.1:$target" -- \
+            "$lines" "$token" "$template" | grep '^RESULT')")
+    done
+    kill "$baseline_pid"
+    echo "openmde ${results[0]#RESULT }"
+    echo "baseline ${results[1]#RESULT }"
+    rps() { sed -E 's/.*rps=([0-9.]+).*/\1/' <<<"$1"; }
+    python3 -c "import sys; print(f'ratio openmde/baseline: {float(sys.argv[1]) / float(sys.argv[2]):.3f}')" \
+        "$(rps "${results[0]}")" "$(rps "${results[1]}")"
 }
-echo "== GET /api/alerts/{id}/machine, $connections connections, ${duration}s"
-openmde=$(run openmde 18080)
-baseline=$(run baseline 18081)
-echo "$openmde"
-echo "$baseline"
-rps() { sed -E 's/.*rps=([0-9.]+).*/\1/' <<<"$1"; }
-python3 -c "import sys; print(f'ratio openmde/baseline: {float(sys.argv[1]) / float(sys.argv[2]):.3f}')" \
-    "$(rps "$openmde")" "$(rps "$baseline")"
+
+scenario "GET /api/alerts/{id}/machine" "/api/alerts/{}/machine" "$data/alert-ids.txt" 18081
+scenario "GET /api/alerts?\$filter=severity eq 'High' and lastUpdateTime ge <day>&\$top=100" \
+    "/api/alerts?\$filter=severity%20eq%20'High'%20and%20lastUpdateTime%20ge%20{}&\$top=100" "$data/recent-days.txt" 18082
+scenario "GET /api/machines?\$filter=computerDnsName eq '<name>'" \
+    "/api/machines?\$filter=computerDnsName%20eq%20'{}'" "$data/dns-names.txt" 18083

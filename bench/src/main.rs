@@ -1,5 +1,5 @@
-//! The benchmark's baseline: the least an axum server can do to answer
-//! `GET /api/alerts/{id}/machine` with the same bytes and headers openmde sends.
+//! The benchmark's baseline: the least an axum server can do to answer a benchmarked request
+//! (any path) with the same bytes and headers openmde sends.
 //!
 //! Usage: `openmde-bench-baseline LISTEN_ADDR BODY_FILE`
 
@@ -15,21 +15,18 @@ async fn main() -> std::io::Result<()> {
         std::process::exit(2);
     };
     let body: &'static [u8] = Box::leak(std::fs::read(body_file)?.into_boxed_slice());
-    let app = Router::new().route(
-        "/api/alerts/{id}/machine",
-        get(move || async move {
-            (
-                [
-                    (
-                        CONTENT_TYPE,
-                        "application/json; odata.metadata=minimal; odata.streaming=true; charset=utf-8",
-                    ),
-                    (axum::http::HeaderName::from_static("odata-version"), "4.0"),
-                ],
-                body,
-            )
-        }),
-    );
+    let app = Router::new().fallback(get(move || async move {
+        (
+            [
+                (
+                    CONTENT_TYPE,
+                    "application/json; odata.metadata=minimal; odata.streaming=true; charset=utf-8",
+                ),
+                (axum::http::HeaderName::from_static("odata-version"), "4.0"),
+            ],
+            body,
+        )
+    }));
     let listener = tokio::net::TcpListener::bind(listen).await?;
     axum::serve(listener, app).await
 }
