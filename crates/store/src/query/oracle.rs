@@ -289,37 +289,49 @@ async fn paged(store: &SqliteStore, tenant: crate::TenantKey, mut query: ListQue
     panic!("paging does not end: {ids:?}")
 }
 
-fn check(set: EntitySet, documents: Vec<Document>, filter: &str, order: Vec<(&'static Field, Direction)>, page: u64) {
+/// A fresh store holding `records` in one tenant, and a runtime to query it on.
+fn store_with(
+    records: Vec<StoredRecord>,
+) -> (
+    tokio::runtime::Runtime,
+    tempfile::TempDir,
+    SqliteStore,
+    crate::TenantKey,
+) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(async {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("db")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("db")).unwrap();
+    let tenant = runtime.block_on(async {
         let tenant = store.create_tenant("t", "T", "t.example").await.unwrap().key;
-        let kind = if set == EntitySet::Alerts {
-            EntityKind::Alert
-        } else {
-            EntityKind::Machine
-        };
-        // Ids in mixed case and lengths, so that their exact order matters.
-        let records: Vec<Record> = documents
-            .into_iter()
-            .enumerate()
-            .map(|(i, mut doc)| {
-                let id = if i % 2 == 0 { format!("x{i}") } else { format!("X{i}") };
-                doc.insert("id".into(), Value::String(id));
-                Record::new(kind, doc).unwrap()
-            })
-            .collect();
         let mut import = store.begin_import(tenant).await.unwrap();
-        import
-            .upsert(records.iter().cloned().map(StoredRecord::from).collect())
-            .await
-            .unwrap();
+        import.upsert(records).await.unwrap();
         import.commit().await.unwrap();
+        tenant
+    });
+    (runtime, dir, store, tenant)
+}
 
+fn check(set: EntitySet, documents: Vec<Document>, filter: &str, order: Vec<(&'static Field, Direction)>, page: u64) {
+    let kind = if set == EntitySet::Alerts {
+        EntityKind::Alert
+    } else {
+        EntityKind::Machine
+    };
+    // Ids in mixed case and lengths, so that their exact order matters.
+    let records: Vec<Record> = documents
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut doc)| {
+            let id = if i % 2 == 0 { format!("x{i}") } else { format!("X{i}") };
+            doc.insert("id".into(), Value::String(id));
+            Record::new(kind, doc).unwrap()
+        })
+        .collect();
+    let (runtime, _dir, store, tenant) = store_with(records.iter().cloned().map(StoredRecord::from).collect());
+    runtime.block_on(async {
         let condition = bind(set, &parse_filter(filter, &Limits::default()).unwrap()).unwrap();
         let mut expected: Vec<&Document> = records
             .iter()
@@ -399,46 +411,25 @@ proptest! {
 #[test]
 fn a_cursor_past_deleted_rows_still_continues_in_order() {
     // Keyset paging does not depend on the rows before the cursor still existing.
-    let cursor = Cursor {
-        keys: vec![],
-        id: "x3".into(),
+    let records: Vec<StoredRecord> = [0, 1, 2, 4, 5]
+        .iter()
+        .map(|i| {
+            let doc = json!({"id": format!("x{i}")});
+            StoredRecord::from(Record::new(EntityKind::Machine, doc.as_object().cloned().unwrap()).unwrap())
+        })
+        .collect();
+    let (runtime, _dir, store, tenant) = store_with(records);
+    let query = ListQuery {
+        after: Some(Cursor {
+            keys: vec![],
+            id: "x3".into(),
+        }),
+        limit: 10,
+        ..ListQuery::new(Scope::Machines {
+            seen_since: Timestamp(i64::MIN),
+        })
     };
-    let documents: Vec<Document> = (0..6).map(|_| Map::new()).collect();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("db")).unwrap();
-        let tenant = store.create_tenant("t", "T", "t.example").await.unwrap().key;
-        let records: Vec<StoredRecord> = documents
-            .into_iter()
-            .enumerate()
-            .filter(|(i, _)| *i != 3)
-            .map(|(i, mut doc)| {
-                doc.insert("id".into(), Value::String(format!("x{i}")));
-                StoredRecord::from(Record::new(EntityKind::Machine, doc).unwrap())
-            })
-            .collect();
-        let mut import = store.begin_import(tenant).await.unwrap();
-        import.upsert(records).await.unwrap();
-        import.commit().await.unwrap();
-        let query = ListQuery {
-            after: Some(cursor),
-            limit: 10,
-            ..ListQuery::new(Scope::Machines {
-                seen_since: Timestamp(i64::MIN),
-            })
-        };
-        let ids: Vec<String> = store
-            .list(tenant, &query)
-            .await
-            .unwrap()
-            .rows
-            .into_iter()
-            .map(|r| r.id)
-            .collect();
-        assert_eq!(ids, ["x4", "x5"]);
-    });
+    let page = runtime.block_on(store.list(tenant, &query)).unwrap();
+    let ids: Vec<String> = page.rows.into_iter().map(|r| r.id).collect();
+    assert_eq!(ids, ["x4", "x5"]);
 }
