@@ -55,6 +55,8 @@ start=$(date +%s%N)
 "$bin/openmde" --data-dir "$out/data" import "$data/machines.json" "$data/alerts.json"
 end=$(date +%s%N)
 echo "import total: $(( (end - start) / 1000000 )) ms for $machines machines and $alerts alerts"
+# Let the kernel write the imported gigabytes out before the load, so that it measures reads.
+sync
 
 field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$out/data/credentials.json" "$1"; }
 tenant=$(field tenantId)

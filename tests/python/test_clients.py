@@ -145,3 +145,29 @@ def test_api_errors_use_the_mde_envelope(server):
     error = response.json()["error"]
     assert list(error) == ["code", "message", "target"]
     assert error["code"] == "Unauthorized"
+
+
+def test_requests_follows_next_links_through_a_filtered_list(server):
+    token = msal_app(server).acquire_token_for_client([SCOPE])["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    params = {"$filter": "status ne 'Resolved' and severity in ('High', 'Medium')", "pageSize": "7",
+              "$count": "true", "$select": "id,severity,status"}
+    response = requests.get(f"{origin(server)}/api/alerts", params=params, headers=headers, timeout=10)
+    assert response.status_code == 200, response.text
+    first = response.json()
+    expected = first["@odata.count"]
+    assert expected > 7, first
+    ids = []
+    page = first
+    while True:
+        assert all(set(a) == {"id", "severity", "status"} for a in page["value"])
+        assert all(a["status"] != "Resolved" and a["severity"] in ("High", "Medium") for a in page["value"])
+        ids += [a["id"] for a in page["value"]]
+        link = page.get("@odata.nextLink")
+        if not link:
+            break
+        page = requests.get(link, headers=headers, timeout=10).json()
+    assert len(ids) == expected == len(set(ids))
+    count = requests.get(f"{origin(server)}/api/alerts/$count", params={"$filter": params["$filter"]},
+                         headers=headers, timeout=10)
+    assert count.text == str(expected)

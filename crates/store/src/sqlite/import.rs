@@ -16,8 +16,6 @@ pub struct SqliteImport {
     tenant: TenantKey,
     counts: ImportCounts,
     started: Timestamp,
-    /// Indexes dropped for the import, recreated before it commits.
-    deferred_indexes: Vec<String>,
 }
 
 impl SqliteImport {
@@ -25,14 +23,12 @@ impl SqliteImport {
         let conn = super::open_connection(&store.path)?;
         // Large imports: a bigger page cache, and one write lock held from the start.
         conn.execute_batch("PRAGMA cache_size = -524288; BEGIN IMMEDIATE")?;
-        let deferred_indexes = defer_indexes_of_empty_tables(&conn)?;
         Ok(SqliteImport {
             store,
             conn,
             tenant,
             counts: ImportCounts::default(),
             started: Timestamp::now(),
-            deferred_indexes,
         })
     }
 
@@ -70,32 +66,6 @@ impl SqliteImport {
     }
 }
 
-/// Drops the non-unique indexes of entity tables that hold no rows yet, returning their
-/// definitions: building an index once over a million rows takes a fraction of the time of
-/// keeping it ordered through a million inserts. The drop is part of the import's transaction,
-/// so an import that does not commit leaves every index in place.
-fn defer_indexes_of_empty_tables(conn: &Connection) -> rusqlite::Result<Vec<String>> {
-    let mut deferred = Vec::new();
-    for table in ["alerts", "machines"] {
-        let empty: bool = conn.query_row(&format!("SELECT NOT EXISTS (SELECT 1 FROM {table})"), [], |r| r.get(0))?;
-        if !empty {
-            continue;
-        }
-        let indexes: Vec<(String, String)> = conn
-            .prepare(
-                "SELECT s.name, s.sql FROM pragma_index_list(?1) i JOIN sqlite_schema s ON s.name = i.name
-                 WHERE i.\"unique\" = 0 AND i.origin = 'c' AND s.sql IS NOT NULL",
-            )?
-            .query_map([table], |row| Ok((row.get(0)?, row.get(1)?)))?
-            .collect::<rusqlite::Result<_>>()?;
-        for (name, sql) in indexes {
-            conn.execute_batch(&format!("DROP INDEX \"{name}\""))?;
-            deferred.push(sql);
-        }
-    }
-    Ok(deferred)
-}
-
 #[async_trait]
 impl Import for SqliteImport {
     async fn upsert(&mut self, records: Vec<StoredRecord>) -> Result<()> {
@@ -107,12 +77,6 @@ impl Import for SqliteImport {
     }
 
     async fn commit(self: Box<Self>) -> Result<ImportCounts> {
-        for index in &self.deferred_indexes {
-            self.conn.execute_batch(index)?;
-        }
-        if !self.deferred_indexes.is_empty() {
-            super::migrations::write_planner_statistics(&self.conn)?;
-        }
         self.conn.execute_batch("COMMIT")?;
         self.store.generation.fetch_add(1, std::sync::atomic::Ordering::Release);
         // Move the imported pages from the WAL into the database file now, as far as open

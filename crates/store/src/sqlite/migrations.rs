@@ -47,13 +47,6 @@ const ASSUMED_ROWS: u64 = 1_000_000;
 /// picks the index of the filtered column, the same way on an empty database as on a full one.
 fn fix_planner_statistics(conn: &mut Connection) -> rusqlite::Result<()> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    write_planner_statistics(&tx)?;
-    tx.commit()
-}
-
-/// The statistics of [`fix_planner_statistics`], written in the caller's transaction (SQLite
-/// deletes an index's row when the index is dropped).
-pub(super) fn write_planner_statistics(tx: &Connection) -> rusqlite::Result<()> {
     // Analysing the schema table measures nothing and creates sqlite_stat1.
     tx.execute_batch("ANALYZE sqlite_schema; DELETE FROM sqlite_stat1;")?;
     // The index list includes the primary key of the clustered (WITHOUT ROWID) machines table.
@@ -85,7 +78,7 @@ pub(super) fn write_planner_statistics(tx: &Connection) -> rusqlite::Result<()> 
             [&table, &index, &stat.join(" ")],
         )?;
     }
-    Ok(())
+    tx.commit()
 }
 
 /// Computes the new columns of rows stored before migration 2 from their documents.

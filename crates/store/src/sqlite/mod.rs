@@ -616,37 +616,6 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_first_import_rebuilds_the_indexes_it_deferred_and_an_abandoned_one_keeps_them() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("db");
-        let store = SqliteStore::open(&path).unwrap();
-        let tenant = store.create_tenant("t", "T", "t.example").await.unwrap().key;
-        let schema = || {
-            let conn = open_connection(&path).unwrap();
-            let indexes: Vec<String> = conn
-                .prepare("SELECT sql FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL ORDER BY name")
-                .unwrap()
-                .query_map([], |r| r.get(0))
-                .unwrap()
-                .collect::<rusqlite::Result<_>>()
-                .unwrap();
-            let stats: i64 = conn
-                .query_row("SELECT count(*) FROM sqlite_stat1", [], |r| r.get(0))
-                .unwrap();
-            (indexes, stats)
-        };
-        let before = schema();
-        assert!(before.0.len() > 20, "{before:?}");
-        let mut abandoned = store.begin_import(tenant).await.unwrap();
-        abandoned.upsert(vec![machine("m1"), alert("a1", "m1")]).await.unwrap();
-        drop(abandoned);
-        assert_eq!(schema(), before);
-        import(&store, tenant, vec![machine("m1"), alert("a1", "m1")]).await;
-        assert_eq!(schema(), before);
-        assert!(matches!(found(&store, tenant, "a1").await, AlertMachine::Found(_)));
-    }
-
-    #[tokio::test]
     async fn an_import_not_committed_leaves_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("db")).unwrap();
