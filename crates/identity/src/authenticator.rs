@@ -9,7 +9,7 @@ use std::sync::{Arc, RwLock};
 
 use openmde_store::{Store, StoreError, TenantKey};
 
-use crate::keys::Keyring;
+use crate::key_source::KeySource;
 use crate::verify::{Principal, TokenError, Verifier};
 
 /// Verified tokens kept at most; past that the cache starts over.
@@ -32,13 +32,13 @@ pub enum AuthError {
 
 pub struct Authenticator {
     store: Arc<dyn Store>,
-    keys: Arc<Keyring>,
+    keys: Arc<KeySource>,
     verifier: Verifier,
     verified: RwLock<HashMap<Box<str>, Arc<Caller>>>,
 }
 
 impl Authenticator {
-    pub fn new(store: Arc<dyn Store>, keys: Arc<Keyring>) -> Self {
+    pub fn new(store: Arc<dyn Store>, keys: Arc<KeySource>) -> Self {
         Authenticator {
             store,
             keys,
@@ -62,7 +62,7 @@ impl Authenticator {
                 Err(TokenError::Expired.into())
             };
         }
-        let principal = self.verifier.verify(&self.keys, token)?;
+        let principal = self.verifier.verify(&self.keys.current(), token)?;
         let tenant = self
             .store
             .tenant(&principal.tenant_id)

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use openmde_store::{Store, Tenant};
 
 use crate::entra_error::EntraError;
+use crate::key_source::KeySource;
 use crate::keys::Keyring;
 use crate::resource::resource;
 use crate::secret;
@@ -60,7 +61,7 @@ pub struct TokenGrant {
 
 pub struct Issuer {
     store: Arc<dyn Store>,
-    keys: Arc<Keyring>,
+    keys: Arc<KeySource>,
 }
 
 /// `common`, `organizations` and `consumers` name no tenant.
@@ -71,12 +72,13 @@ pub fn is_multi_tenant_alias(segment: &str) -> bool {
 }
 
 impl Issuer {
-    pub fn new(store: Arc<dyn Store>, keys: Arc<Keyring>) -> Self {
+    pub fn new(store: Arc<dyn Store>, keys: Arc<KeySource>) -> Self {
         Issuer { store, keys }
     }
 
-    pub fn keys(&self) -> &Keyring {
-        &self.keys
+    /// The keys in use now (for the JWKS).
+    pub fn keys(&self) -> Arc<Keyring> {
+        self.keys.current()
     }
 
     /// The tenant a path segment names (GUID or domain).
@@ -149,7 +151,7 @@ impl Issuer {
             roles: &app.roles,
             audience: resource,
         };
-        let token = issue_app_token(&self.keys, &subject, now_unix).map_err(unavailable)?;
+        let token = issue_app_token(&self.keys.current(), &subject, now_unix).map_err(unavailable)?;
         Ok(TokenGrant { token, resource })
     }
 }

@@ -8,6 +8,8 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken::jwk::{AlgorithmParameters, Jwk};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use openmde_model::Timestamp;
+use openmde_store::SigningKeyRecord;
 use serde_json::{Value, json};
 
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +26,7 @@ pub struct SigningKey {
     pub kid: String,
     pub private_key_pem: String,
     pub certificate_der: Vec<u8>,
+    pub created: Timestamp,
 }
 
 impl std::fmt::Debug for SigningKey {
@@ -34,12 +37,24 @@ impl std::fmt::Debug for SigningKey {
     }
 }
 
-impl From<openmde_store::SigningKeyRecord> for SigningKey {
-    fn from(stored: openmde_store::SigningKeyRecord) -> Self {
+impl From<SigningKeyRecord> for SigningKey {
+    fn from(stored: SigningKeyRecord) -> Self {
         SigningKey {
             kid: stored.kid,
             private_key_pem: stored.private_key_pem,
             certificate_der: stored.certificate_der,
+            created: stored.created,
+        }
+    }
+}
+
+impl From<SigningKey> for SigningKeyRecord {
+    fn from(key: SigningKey) -> Self {
+        SigningKeyRecord {
+            kid: key.kid,
+            private_key_pem: key.private_key_pem,
+            certificate_der: key.certificate_der,
+            created: key.created,
         }
     }
 }
@@ -61,6 +76,7 @@ impl SigningKey {
             kid: kid_of(&certificate_der),
             private_key_pem: key_pair.serialize_pem(),
             certificate_der,
+            created: Timestamp::now(),
         })
     }
 }
@@ -77,7 +93,7 @@ struct PublishedKey {
     decoding: DecodingKey,
 }
 
-/// The keys in use: the newest signs, all verify and are published.
+/// The keys in use: all are published and verify; one signs.
 pub struct Keyring {
     signing_kid: String,
     encoding: EncodingKey,
@@ -89,6 +105,24 @@ impl Keyring {
     /// `keys` oldest first; the last one signs. Fails on an empty list or an unreadable key.
     pub fn new(keys: &[SigningKey]) -> Result<Self, KeyError> {
         let newest = keys.last().ok_or_else(|| KeyError::Generate("no signing key".into()))?;
+        Self::signed_by(keys, newest)
+    }
+
+    /// `keys` oldest first; the newest key created at least `activation_delay_seconds` before
+    /// `now` signs (or the oldest, if none is that old), so that a new key is published for that
+    /// long before any token carries its `kid`.
+    pub fn at(keys: &[SigningKey], now: Timestamp, activation_delay_seconds: i64) -> Result<Self, KeyError> {
+        let active_before = now.plus_seconds(-activation_delay_seconds);
+        let signer = keys
+            .iter()
+            .rev()
+            .find(|k| k.created <= active_before)
+            .or_else(|| keys.first())
+            .ok_or_else(|| KeyError::Generate("no signing key".into()))?;
+        Self::signed_by(keys, signer)
+    }
+
+    fn signed_by(keys: &[SigningKey], signer: &SigningKey) -> Result<Self, KeyError> {
         let unusable = |key: &SigningKey, e: jsonwebtoken::errors::Error| KeyError::Unusable {
             kid: key.kid.clone(),
             reason: e.to_string(),
@@ -113,13 +147,13 @@ impl Keyring {
                 certificate_b64: STANDARD.encode(&key.certificate_der),
                 decoding,
             });
-            if key.kid == newest.kid {
+            if key.kid == signer.kid {
                 encoding = Some(encoding_key);
             }
         }
         let by_kid = published.iter().enumerate().map(|(i, k)| (k.kid.clone(), i)).collect();
         Ok(Keyring {
-            signing_kid: newest.kid.clone(),
+            signing_kid: signer.kid.clone(),
             encoding: encoding.ok_or_else(|| KeyError::Generate("no signing key".into()))?,
             published,
             by_kid,
@@ -150,5 +184,29 @@ impl Keyring {
             })
             .collect();
         json!({ "keys": keys })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_key_is_published_before_it_signs() {
+        let mut old = SigningKey::generate().unwrap();
+        let new = SigningKey::generate().unwrap();
+        let now = new.created;
+        old.created = now.plus_seconds(-86_400);
+        let keys = [old.clone(), new.clone()];
+        let ring = Keyring::at(&keys, now, 3600).unwrap();
+        assert_eq!(ring.signing_kid(), old.kid);
+        let published: Vec<&str> = ring.published.iter().map(|k| k.kid.as_str()).collect();
+        assert_eq!(published, [old.kid.as_str(), new.kid.as_str()]);
+        assert_eq!(
+            Keyring::at(&keys, now.plus_seconds(3600), 3600).unwrap().signing_kid(),
+            new.kid
+        );
+        // A first key signs at once.
+        assert_eq!(Keyring::at(&[new.clone()], now, 3600).unwrap().signing_kid(), new.kid);
     }
 }

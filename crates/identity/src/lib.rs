@@ -2,6 +2,7 @@
 //! uses. HTTP-free: the server's routes translate requests and errors.
 //!
 //! - [`keys`]: RS256 signing keys with certificates, their `kid`s and the JWKS document.
+//! - [`key_source`]: the keyring in use, reloaded from the store (key rotation).
 //! - [`token`]: access tokens shaped like Entra's v1 tokens for the WindowsDefenderATP resource.
 //! - [`verify`]: signature, algorithm, issuer, audience, tenant and lifetime checks.
 //! - [`secret`]: client secrets, stored as SHA-256 and compared in constant time.
@@ -13,6 +14,7 @@
 pub mod authenticator;
 pub mod entra_error;
 pub mod issuer;
+pub mod key_source;
 pub mod keys;
 pub mod resource;
 pub mod secret;
@@ -22,6 +24,7 @@ pub mod verify;
 pub use authenticator::{Authenticator, Caller};
 pub use entra_error::EntraError;
 pub use issuer::{Issuer, TokenGrant, TokenRequest, TokenVersion};
+pub use key_source::{KeySource, KeySourceError};
 pub use keys::{Keyring, SigningKey};
 pub use token::{AccessClaims, IssuedToken, TOKEN_LIFETIME_SECONDS};
 pub use verify::{Principal, PrincipalKind, TokenError};

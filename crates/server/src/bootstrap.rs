@@ -5,11 +5,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use openmde_identity::keys::SigningKey;
-use openmde_identity::{Keyring, resource, secret};
+use openmde_identity::{resource, secret};
 use openmde_model::{EntityKind, Record, Timestamp};
 use openmde_store::sqlite::SqliteStore;
-use openmde_store::{AppRegistration, SigningKeyRecord, Store, Tenant};
+use openmde_store::{AppRegistration, Store, Tenant};
 use serde::{Deserialize, Serialize};
 
 use crate::demo::Fleet;
@@ -88,31 +87,6 @@ pub fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))?;
     file.write_all(contents.as_bytes())?;
     Ok(())
-}
-
-/// The signing keys, creating the first one if the store has none.
-pub async fn keyring(store: &dyn Store) -> anyhow::Result<Keyring> {
-    let mut stored = store.signing_keys().await?;
-    if stored.is_empty() {
-        let key = tokio::task::spawn_blocking(SigningKey::generate).await??;
-        let record = SigningKeyRecord {
-            kid: key.kid,
-            private_key_pem: key.private_key_pem,
-            certificate_der: key.certificate_der,
-            created: Timestamp::now(),
-        };
-        store.add_signing_key(&record).await?;
-        stored.push(record);
-    }
-    let keys: Vec<SigningKey> = stored
-        .into_iter()
-        .map(|k| SigningKey {
-            kid: k.kid,
-            private_key_pem: k.private_key_pem,
-            certificate_der: k.certificate_der,
-        })
-        .collect();
-    Ok(Keyring::new(&keys)?)
 }
 
 /// The tenant named by `--tenant` (GUID or domain), or the only one there is.

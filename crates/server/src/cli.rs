@@ -27,6 +27,9 @@ pub enum Command {
     /// Manage application registrations.
     #[command(subcommand)]
     Apps(AppsCommand),
+    /// Manage the token signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Load machines and alerts from MDE JSON files (list responses, arrays or single entities).
     Import(ImportArgs),
     /// Write a demo fleet of any size as MDE JSON files, ready for `openmde import`.
@@ -62,6 +65,26 @@ pub struct ServeArgs {
     /// Override one API's limits, e.g. `alerts.machine=100/min,1500/h` (repeatable).
     #[arg(long = "rate-limit", env = "OPENMDE_RATE_LIMITS", value_delimiter = ';')]
     pub rate_limits: Vec<String>,
+    /// Seconds a new signing key (`openmde keys rotate`) is published before it signs.
+    #[arg(long, env = "OPENMDE_KEY_ACTIVATION_DELAY", default_value_t = 3600, value_parser = clap::value_parser!(i64).range(0..=31_536_000))]
+    pub key_activation_delay: i64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Add a signing key: published at once (running servers see it within 10 s), signing
+    /// once it is older than the servers' --key-activation-delay.
+    Rotate {
+        /// Print `{"kid","created"}`.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the signing keys, oldest first.
+    List {
+        /// Print a JSON array of `{"kid","created"}`.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,7 +7,7 @@ use anyhow::Context;
 use tracing_subscriber::EnvFilter;
 
 use crate::bootstrap::{self, Credentials, DataDir};
-use crate::cli::{AppsCommand, Cli, Command, CreateAppArgs, GenerateArgs, ImportArgs, ServeArgs};
+use crate::cli::{AppsCommand, Cli, Command, CreateAppArgs, GenerateArgs, ImportArgs, KeysCommand, ServeArgs};
 use crate::demo::Fleet;
 use crate::import::import_file;
 use crate::serve::{self, RunningServer, ServeOptions};
@@ -32,6 +32,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve_command(data_dir, args).await,
         Command::Apps(AppsCommand::Create(args)) => create_app(data_dir, args).await,
+        Command::Keys(command) => keys(data_dir, command).await,
         Command::Import(args) => import(data_dir, args).await,
         Command::Generate(args) => generate(args),
     }
@@ -55,6 +56,8 @@ pub fn serve_options(data_dir: DataDir, args: &ServeArgs) -> anyhow::Result<Serv
         retention_days: args.retention_days,
         demo: !args.no_demo,
         rate_limits,
+        key_activation_delay_seconds: args.key_activation_delay,
+        key_reload_interval: serve::KEY_RELOAD_INTERVAL,
     })
 }
 
@@ -136,6 +139,39 @@ async fn create_app(data_dir: DataDir, args: CreateAppArgs) -> anyhow::Result<()
             credentials.client_secret,
             credentials.roles.join(" ")
         );
+    }
+    Ok(())
+}
+
+async fn keys(data_dir: DataDir, command: KeysCommand) -> anyhow::Result<()> {
+    use openmde_store::Store;
+    let store = data_dir.open_store()?;
+    let described =
+        |key: &openmde_store::SigningKeyRecord| serde_json::json!({"kid": key.kid, "created": key.created.to_string()});
+    match command {
+        KeysCommand::Rotate { json } => {
+            let key = tokio::task::spawn_blocking(openmde_identity::SigningKey::generate).await??;
+            let record = key.into();
+            store.add_signing_key(&record).await?;
+            if json {
+                println!("{}", described(&record));
+            } else {
+                println!(
+                    "added signing key {} (published now; it signs once older than the servers' --key-activation-delay)",
+                    record.kid
+                );
+            }
+        }
+        KeysCommand::List { json } => {
+            let keys = store.signing_keys().await?;
+            if json {
+                println!("{}", serde_json::Value::Array(keys.iter().map(described).collect()));
+            } else {
+                for key in &keys {
+                    println!("{}  created {}", key.kid, key.created);
+                }
+            }
+        }
     }
     Ok(())
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use axum::Extension;
 use axum_server::tls_rustls::RustlsConfig;
+use openmde_identity::KeySource;
 use openmde_ratelimit::MemoryLimiter;
 use openmde_store::Store;
 
@@ -26,7 +27,15 @@ pub struct ServeOptions {
     pub retention_days: i64,
     pub demo: bool,
     pub rate_limits: RateLimits,
+    /// How long a new signing key is published before it signs.
+    pub key_activation_delay_seconds: i64,
+    /// How often the signing keys are read again from the store.
+    pub key_reload_interval: std::time::Duration,
 }
+
+/// How often a running server reads the signing keys again: the bound on how long a key added
+/// by `openmde keys rotate` (or another replica) stays unpublished.
+pub const KEY_RELOAD_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub struct RunningServer {
     /// The server's own store: what is written through it, the server reads at once.
@@ -49,8 +58,9 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<RunningServer> {
     install_crypto_provider();
     let store = options.data_dir.open_store()?;
     let new_credentials = bootstrap::first_start(store.as_ref(), &options.data_dir, options.demo).await?;
-    let keys = Arc::new(bootstrap::keyring(store.as_ref()).await?);
     let store: Arc<dyn Store> = store;
+    let keys = Arc::new(KeySource::load(Arc::clone(&store), options.key_activation_delay_seconds).await?);
+    keys.reload_every(options.key_reload_interval);
     let state = Arc::new(AppState::new(
         Arc::clone(&store),
         keys,

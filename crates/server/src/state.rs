@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use openmde_identity::{Authenticator, Caller, Issuer, Keyring};
+use openmde_identity::{Authenticator, Caller, Issuer, KeySource};
 use openmde_ratelimit::{Decision, LimitKey, RateLimiter, Window};
 use openmde_store::Store;
 
@@ -144,7 +144,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(
         store: Arc<dyn Store>,
-        keys: Arc<Keyring>,
+        keys: Arc<KeySource>,
         limiter: Arc<dyn RateLimiter>,
         limits: RateLimits,
         retention_days: i64,

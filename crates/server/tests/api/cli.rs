@@ -263,3 +263,76 @@ async fn a_certificate_of_your_own_replaces_the_local_ca() {
     // No local CA is made when the user brings a certificate.
     assert!(!server.dir.path().join("tls/ca.pem").exists());
 }
+
+#[tokio::test]
+async fn a_rotated_key_is_published_before_it_signs_and_old_tokens_stay_valid() {
+    let server = TestServer::start_with(|o| {
+        o.key_activation_delay_seconds = 3;
+        o.key_reload_interval = std::time::Duration::from_millis(100);
+    })
+    .await;
+    let before = server.token().await;
+    let old_kid = crate::helpers::header(&before)["kid"].as_str().unwrap().to_string();
+    let output = openmde(server.dir.path(), &["keys", "rotate", "--json"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let rotated = std::time::Instant::now();
+    let added: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let new_kid = added["kid"].as_str().unwrap().to_string();
+    assert_ne!(new_kid, old_kid);
+
+    let published = || async {
+        let jwks: Value = server
+            .get(&format!("/{}/discovery/v2.0/keys", server.tenant()), None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    while !published().await.contains(&new_kid) {
+        assert!(rotated.elapsed().as_secs() < 2, "the new key was not published");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let during = server.token().await;
+    assert!(
+        rotated.elapsed().as_secs() < 3,
+        "too slow to see the key before it signs"
+    );
+    assert_eq!(
+        crate::helpers::header(&during)["kid"],
+        old_kid.as_str(),
+        "signed before its delay"
+    );
+
+    loop {
+        let after = server.token().await;
+        if crate::helpers::header(&after)["kid"] == new_kid.as_str() {
+            assert_eq!(server.machine_status(server.sample_alert(), &after).await, 200);
+            break;
+        }
+        assert!(rotated.elapsed().as_secs() < 8, "the new key never signed");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(
+        rotated.elapsed().as_millis() >= 2_500,
+        "signed before its activation delay"
+    );
+    // Tokens of the old key stay valid, and both keys stay published.
+    assert_eq!(server.machine_status(server.sample_alert(), &before).await, 200);
+    assert!(published().await.contains(&old_kid));
+
+    let output = openmde(server.dir.path(), &["keys", "list", "--json"]);
+    let listed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let kids: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(kids, [old_kid.as_str(), new_kid.as_str()]);
+}

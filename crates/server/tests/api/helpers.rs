@@ -6,8 +6,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use openmde::bootstrap::{self, Credentials, DataDir};
 use openmde::serve::{self, RunningServer, ServeOptions};
 use openmde::state::RateLimits;
-use openmde_identity::Keyring;
 use openmde_identity::token::AccessClaims;
+use openmde_identity::{KeySource, Keyring};
 use openmde_store::Store;
 use serde_json::Value;
 
@@ -30,6 +30,8 @@ pub fn options(dir: &std::path::Path) -> ServeOptions {
         retention_days: 180,
         demo: true,
         rate_limits: RateLimits::off(),
+        key_activation_delay_seconds: 3600,
+        key_reload_interval: serve::KEY_RELOAD_INTERVAL,
     }
 }
 
@@ -88,8 +90,9 @@ impl TestServer {
         Arc::clone(&self.server.as_ref().unwrap().store)
     }
 
-    pub async fn keyring(&self) -> Keyring {
-        bootstrap::keyring(self.store().as_ref()).await.unwrap()
+    /// The keys the server signs with.
+    pub async fn keyring(&self) -> Arc<Keyring> {
+        KeySource::load(self.store(), 3600).await.unwrap().current()
     }
 
     /// A v2 client-credentials token for the demo application.
