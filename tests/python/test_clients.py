@@ -1,9 +1,11 @@
 """MDE client code as users write it (msal, azure-identity, requests) against a real openmde
 server over HTTPS, trusting the CA the server generated."""
 
+import contextlib
 import json
 import os
 import re
+import socket
 import subprocess
 import tempfile
 import time
@@ -35,7 +37,7 @@ def server():
     # The sync stacks trust REQUESTS_CA_BUNDLE, the async ones SSL_CERT_FILE.
     os.environ["REQUESTS_CA_BUNDLE"] = ca
     os.environ["SSL_CERT_FILE"] = ca
-    yield {"port": int(match.group(1)), "ca": ca, **credentials}
+    yield {"port": int(match.group(1)), "ca": ca, "dataDir": data_dir, "binary": binary, **credentials}
     process.terminate()
     process.wait(timeout=10)
 
@@ -171,3 +173,94 @@ def test_requests_follows_next_links_through_a_filtered_list(server):
     count = requests.get(f"{origin(server)}/api/alerts/$count", params={"$filter": params["$filter"]},
                          headers=headers, timeout=10)
     assert count.text == str(expected)
+
+
+MICROSOFT_HOSTS = {"login.microsoftonline.com", "api.securitycenter.microsoft.com"}
+
+
+@contextlib.contextmanager
+def hosts_override():
+    """What the hosts-file line of `openmde trust` does, for this process only."""
+    original = socket.getaddrinfo
+
+    def resolve(host, *args, **kwargs):
+        return original("127.0.0.1" if host in MICROSOFT_HOSTS else host, *args, **kwargs)
+
+    socket.getaddrinfo = resolve
+    try:
+        yield
+    finally:
+        socket.getaddrinfo = original
+
+
+@pytest.fixture(scope="module")
+def on_port_443(server):
+    """A second server on the same data directory, listening where Microsoft's hosts do."""
+    process = subprocess.Popen(
+        [server["binary"], "--data-dir", server["dataDir"], "serve", "--listen", "127.0.0.1:443"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    for _ in range(100):
+        if process.poll() is not None:
+            message = process.stderr.read()
+            if os.environ.get("CI") or "ermission" not in message:
+                pytest.fail(f"cannot serve on port 443: {message}")
+            pytest.skip("port 443 needs root or CAP_NET_BIND_SERVICE")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", 443), timeout=0.2):
+            break
+        time.sleep(0.1)
+    yield
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def test_unmodified_client_code_through_the_hosts_file_and_the_trusted_ca(server, on_port_443):
+    """The MDE documentation's Python sample, unchanged: Microsoft's authority and API host."""
+    with hosts_override():
+        app = msal.ConfidentialClientApplication(
+            server["clientId"], client_credential=server["clientSecret"],
+            authority=f"https://login.microsoftonline.com/{server['tenantId']}")
+        result = app.acquire_token_for_client(scopes=[SCOPE])
+        assert "access_token" in result, result
+        url = f"https://api.securitycenter.microsoft.com/api/alerts/{server['sampleAlertId']}/machine"
+        response = requests.get(url, headers={"Authorization": f"Bearer {result['access_token']}"}, timeout=10)
+        assert_machine(response)
+        assert response.json()["@odata.context"] == \
+            "https://api.securitycenter.microsoft.com/api/$metadata#Machines/$entity"
+        # get_accounts() asks instance discovery, and fails on anything but 2xx.
+        public = msal.PublicClientApplication(
+            server["clientId"], authority=f"https://login.microsoftonline.com/{server['tenantId']}")
+        assert public.get_accounts() == []
+        # azure-identity with its defaults (instance discovery on).
+        credential = ClientSecretCredential(server["tenantId"], server["clientId"], server["clientSecret"])
+        assert credential.get_token(SCOPE).token
+
+
+def test_trust_prints_the_hosts_line_and_installs_the_ca(server, on_port_443):
+    output = subprocess.run([server["binary"], "--data-dir", server["dataDir"], "trust"],
+                            capture_output=True, text=True, check=True).stdout
+    hosts_line = next(line for line in output.splitlines() if line.startswith("127.0.0.1 "))
+    assert MICROSOFT_HOSTS <= set(hosts_line.split()[1:])
+    assert "--listen 127.0.0.1:443" in output
+    store = Path("/usr/local/share/ca-certificates")
+    if os.geteuid() != 0 or not store.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail("CI runs as root on Debian: trust --install must be tested")
+        pytest.skip("installing into the system store needs root on Debian")
+    installed = store / "openmde-local-ca.crt"
+    try:
+        done = subprocess.run([server["binary"], "--data-dir", server["dataDir"], "trust", "--install"],
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert installed.read_bytes() == Path(server["ca"]).read_bytes()
+        # The system bundle now trusts openmde's certificates.
+        with hosts_override():
+            token = msal_app(server).acquire_token_for_client([SCOPE])["access_token"]
+            response = requests.get(
+                f"https://api.securitycenter.microsoft.com/api/alerts/{server['sampleAlertId']}/machine",
+                headers={"Authorization": f"Bearer {token}"}, verify="/etc/ssl/certs/ca-certificates.crt",
+                timeout=10)
+            assert_machine(response)
+    finally:
+        installed.unlink(missing_ok=True)
+        subprocess.run(["update-ca-certificates", "--fresh"], capture_output=True)

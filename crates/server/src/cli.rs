@@ -34,6 +34,12 @@ pub enum Command {
     Import(ImportArgs),
     /// Write a demo fleet of any size as MDE JSON files, ready for `openmde import`.
     Generate(GenerateArgs),
+    /// Print how to run openmde in place of Microsoft's hosts (hosts file, CA, port 443).
+    Trust {
+        /// Also add the local CA to the system trust store (Debian/Ubuntu, RHEL/Fedora; as root).
+        #[arg(long)]
+        install: bool,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -35,6 +35,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(command) => keys(data_dir, command).await,
         Command::Import(args) => import(data_dir, args).await,
         Command::Generate(args) => generate(args),
+        Command::Trust { install } => {
+            let ca = data_dir.ca_certificate();
+            print!("{}", crate::trust::instructions(&ca, &data_dir.root));
+            if install {
+                println!("{}", crate::trust::install(&ca)?);
+            }
+            Ok(())
+        }
     }
 }
 

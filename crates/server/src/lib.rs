@@ -2,6 +2,7 @@
 //!
 //! - [`http`]: routes, the MDE error envelope, authentication and OData wire details;
 //! - [`serve`]: listeners and TLS ([`tls`]); [`bootstrap`]: the data directory and first start;
+//! - [`trust`]: transparent mode (the CA in the system store, the hosts-file line);
 //! - [`import`] and [`demo`]: data in, in MDE's own JSON;
 //! - the domain lives in the workspace crates: `openmde-model` (EDMX types), `openmde-store`
 //!   (backends), `openmde-identity` (token issuer and verifier), `openmde-ratelimit`.
@@ -15,3 +16,4 @@ pub mod import;
 pub mod serve;
 pub mod state;
 pub mod tls;
+pub mod trust;

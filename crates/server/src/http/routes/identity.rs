@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -152,6 +152,33 @@ pub async fn openid_configuration_v1(
 }
 
 /// `GET /{tenant}/discovery/v2.0/keys`, `/{tenant}/discovery/keys`, `/discovery/keys`.
+/// `GET /{tenant}/discovery/instance` (msal asks `common`): instance discovery, answered for the
+/// host the client called, which in a hosts-file deployment is `login.microsoftonline.com`. msal
+/// asks it from `get_accounts()` and fails on anything but 2xx.
+pub async fn instance_discovery(
+    RequestOrigin(origin): RequestOrigin,
+    Query(parameters): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let host = origin.split_once("://").map_or(origin.as_str(), |(_, h)| h);
+    let host_name = host
+        .rsplit_once(':')
+        .filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(host, |(h, _)| h);
+    // The tenant of the authority msal asks about: the first path segment of its endpoint.
+    let tenant = parameters
+        .get("authorization_endpoint")
+        .and_then(|url| url.split_once("://"))
+        .and_then(|(_, rest)| rest.split('/').nth(1))
+        .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b)))
+        .unwrap_or("common");
+    let body = json!({
+        "tenant_discovery_endpoint": format!("{origin}/{tenant}/v2.0/.well-known/openid-configuration"),
+        "api-version": "1.1",
+        "metadata": [{"preferred_network": host_name, "preferred_cache": host_name, "aliases": [host_name]}],
+    });
+    with_json_charset(Json(body).into_response())
+}
+
 pub async fn jwks(State(state): State<Arc<AppState>>, RequestOrigin(origin): RequestOrigin) -> Response {
     Json(state.issuer.keys().jwks(&format!("{origin}/{{tenantid}}/v2.0"))).into_response()
 }
