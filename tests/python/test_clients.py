@@ -264,3 +264,29 @@ def test_trust_prints_the_hosts_line_and_installs_the_ca(server, on_port_443):
     finally:
         installed.unlink(missing_ok=True)
         subprocess.run(["update-ca-certificates", "--fresh"], capture_output=True)
+
+
+def test_msal_username_password_then_a_silent_refresh_for_another_scope(server, on_port_443):
+    created = json.loads(subprocess.run(
+        [server["binary"], "--data-dir", server["dataDir"], "users", "create",
+         "--upn", "carol@contoso.onmicrosoft.com", "--name", "Carol", "--json"],
+        capture_output=True, text=True, check=True).stdout)
+    mde = "https://api.securitycenter.microsoft.com"
+    with hosts_override():
+        app = msal.PublicClientApplication(
+            server["clientId"], authority=f"https://login.microsoftonline.com/{server['tenantId']}")
+        result = app.acquire_token_by_username_password(
+            created["upn"], created["password"], scopes=[f"{mde}/Machine.Read"])
+        assert "access_token" in result, result
+        headers = {"Authorization": f"Bearer {result['access_token']}"}
+        assert_machine(requests.get(f"{mde}/api/alerts/{server['sampleAlertId']}/machine", headers=headers, timeout=10))
+        assert requests.get(f"{mde}/api/alerts", headers=headers, timeout=10).status_code == 403
+        [account] = app.get_accounts()
+        assert account["username"] == created["upn"]
+        silent = app.acquire_token_silent([f"{mde}/Alert.Read"], account=account)
+        assert silent and "access_token" in silent, silent
+        alerts = requests.get(f"{mde}/api/alerts?$top=1",
+                              headers={"Authorization": f"Bearer {silent['access_token']}"}, timeout=10)
+        assert alerts.status_code == 200, alerts.text
+        wrong = app.acquire_token_by_username_password(created["upn"], "wrong", scopes=[f"{mde}/Machine.Read"])
+        assert wrong.get("error") == "invalid_grant" and 50126 in wrong["error_codes"], wrong

@@ -119,6 +119,36 @@ impl EntraError {
         )
     }
 
+    /// ROPC with a wrong password or an unknown user: the same answer for both.
+    pub fn invalid_credentials() -> Self {
+        Self::new(
+            400,
+            "invalid_grant",
+            50126,
+            "Error validating credentials due to invalid username or password.",
+        )
+    }
+
+    pub fn invalid_scope(scope: &str) -> Self {
+        Self::new(
+            400,
+            "invalid_scope",
+            70011,
+            format!(
+                "The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid; ask for delegated permissions of the WindowsDefenderATP resource, e.g. https://api.securitycenter.microsoft.com/Machine.Read."
+            ),
+        )
+    }
+
+    pub fn invalid_refresh_token() -> Self {
+        Self::new(
+            400,
+            "invalid_grant",
+            9002313,
+            "Invalid request. Request is malformed or invalid: the refresh token is not valid.",
+        )
+    }
+
     /// The store could not be read; clients may retry a 503.
     pub fn temporarily_unavailable() -> Self {
         Self::new(

@@ -4,14 +4,17 @@
 
 use std::sync::Arc;
 
-use openmde_store::{Store, Tenant};
+use openmde_store::{AppRegistration, Store, Tenant, UserRecord};
 
 use crate::entra_error::EntraError;
 use crate::key_source::KeySource;
 use crate::keys::Keyring;
-use crate::resource::resource;
+use crate::password;
+use crate::resource::{DELEGATED_PERMISSIONS, delegated_permission, resource};
 use crate::secret;
-use crate::token::{AppTokenSubject, IssuedToken, issue_app_token};
+use crate::token::{
+    AppTokenSubject, IssuedToken, UserTokenSubject, issue_app_token, issue_user_tokens, read_refresh_token,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenVersion {
@@ -29,6 +32,11 @@ pub struct TokenRequest {
     pub client_secret: Option<String>,
     pub scope: Option<String>,
     pub resource: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub refresh_token: Option<String>,
+    /// `scheme://host` the client called: the base of the id token's issuer. Not a form field.
+    pub origin: String,
 }
 
 impl TokenRequest {
@@ -42,6 +50,9 @@ impl TokenRequest {
                 "client_secret" => &mut request.client_secret,
                 "scope" => &mut request.scope,
                 "resource" => &mut request.resource,
+                "username" => &mut request.username,
+                "password" => &mut request.password,
+                "refresh_token" => &mut request.refresh_token,
                 _ => continue,
             };
             if slot.is_none() {
@@ -57,6 +68,17 @@ pub struct TokenGrant {
     pub token: IssuedToken,
     /// The resource the token is for, as the client named it.
     pub resource: &'static str,
+    /// User flows (password, refresh) also answer these.
+    pub user: Option<UserGrant>,
+}
+
+#[derive(Debug, Clone)]
+pub struct UserGrant {
+    pub refresh_token: String,
+    pub id_token: String,
+    pub client_info: String,
+    /// The granted scopes as the client asked for them (v2), or the permissions (v1).
+    pub scope: String,
 }
 
 pub struct Issuer {
@@ -105,9 +127,28 @@ impl Issuer {
             .grant_type
             .as_deref()
             .ok_or_else(|| EntraError::missing_parameter("grant_type"))?;
-        if grant_type != "client_credentials" {
+        if !matches!(grant_type, "client_credentials" | "password" | "refresh_token") {
             return Err(EntraError::unsupported_grant(grant_type));
         }
+        let app = self.client(&tenant, request).await?;
+        match grant_type {
+            "client_credentials" => {
+                self.client_secret(&app, request, true)?;
+                self.client_credentials(&tenant, &app, version, request, now_unix)
+            }
+            "password" => {
+                let confidential = self.client_secret(&app, request, false)?;
+                self.password(&tenant, &app, version, request, confidential, now_unix)
+                    .await
+            }
+            _ => {
+                let confidential = self.client_secret(&app, request, false)?;
+                self.refresh(&tenant, &app, request, confidential, now_unix).await
+            }
+        }
+    }
+
+    async fn client(&self, tenant: &Tenant, request: &TokenRequest) -> Result<AppRegistration, EntraError> {
         let client_id = request
             .client_id
             .as_deref()
@@ -115,18 +156,32 @@ impl Issuer {
         if uuid::Uuid::parse_str(client_id).is_err() {
             return Err(EntraError::malformed_client_id(client_id));
         }
-        let app = match self.store.app(client_id).await {
-            Ok(Some(app)) if app.tenant == tenant.key => app,
-            Ok(_) => return Err(EntraError::unknown_client(client_id, &tenant.id)),
-            Err(error) => return Err(unavailable(error)),
-        };
-        let presented = request
-            .client_secret
-            .as_deref()
-            .ok_or_else(EntraError::missing_credential)?;
-        if !secret::matches(presented, &app.secret_sha256) {
-            return Err(EntraError::wrong_secret(&app.client_id));
+        match self.store.app(client_id).await {
+            Ok(Some(app)) if app.tenant == tenant.key => Ok(app),
+            Ok(_) => Err(EntraError::unknown_client(client_id, &tenant.id)),
+            Err(error) => Err(unavailable(error)),
         }
+    }
+
+    /// Checks the client's secret; without one, `Ok(false)` when `required` is not set (a
+    /// public client: every registration allows the user flows).
+    fn client_secret(&self, app: &AppRegistration, request: &TokenRequest, required: bool) -> Result<bool, EntraError> {
+        match request.client_secret.as_deref() {
+            Some(presented) if secret::matches(presented, &app.secret_sha256) => Ok(true),
+            Some(_) => Err(EntraError::wrong_secret(&app.client_id)),
+            None if required => Err(EntraError::missing_credential()),
+            None => Ok(false),
+        }
+    }
+
+    fn client_credentials(
+        &self,
+        tenant: &Tenant,
+        app: &AppRegistration,
+        version: TokenVersion,
+        request: &TokenRequest,
+        now_unix: i64,
+    ) -> Result<TokenGrant, EntraError> {
         let resource = match version {
             TokenVersion::V2 => {
                 let scope = request
@@ -135,13 +190,7 @@ impl Issuer {
                     .ok_or_else(|| EntraError::missing_parameter("scope"))?;
                 default_scope_resource(scope)?
             }
-            TokenVersion::V1 => {
-                let named = request
-                    .resource
-                    .as_deref()
-                    .ok_or_else(|| EntraError::missing_parameter("resource"))?;
-                resource(named).ok_or_else(|| EntraError::unknown_resource(named))?
-            }
+            TokenVersion::V1 => v1_resource(request)?,
         };
         let subject = AppTokenSubject {
             tenant_id: &tenant.id,
@@ -152,8 +201,190 @@ impl Issuer {
             audience: resource,
         };
         let token = issue_app_token(&self.keys.current(), &subject, now_unix).map_err(unavailable)?;
-        Ok(TokenGrant { token, resource })
+        Ok(TokenGrant {
+            token,
+            resource,
+            user: None,
+        })
     }
+
+    /// ROPC: a user's name and password for delegated tokens.
+    async fn password(
+        &self,
+        tenant: &Tenant,
+        app: &AppRegistration,
+        version: TokenVersion,
+        request: &TokenRequest,
+        confidential: bool,
+        now_unix: i64,
+    ) -> Result<TokenGrant, EntraError> {
+        let username = request
+            .username
+            .as_deref()
+            .ok_or_else(|| EntraError::missing_parameter("username"))?;
+        let password = request
+            .password
+            .clone()
+            .ok_or_else(|| EntraError::missing_parameter("password"))?;
+        let (resource, permissions, scope) = match version {
+            TokenVersion::V2 => {
+                let scope = request
+                    .scope
+                    .as_deref()
+                    .ok_or_else(|| EntraError::missing_parameter("scope"))?;
+                delegated_scopes(scope)?
+            }
+            TokenVersion::V1 => {
+                let resource = v1_resource(request)?;
+                (
+                    resource,
+                    DELEGATED_PERMISSIONS.to_vec(),
+                    DELEGATED_PERMISSIONS.join(" "),
+                )
+            }
+        };
+        let user = self.store.user_by_upn(username).await.map_err(unavailable)?;
+        let user = tokio::task::spawn_blocking(move || match user {
+            Some(user) if password::matches(&password, &user.password_hash) => Some(user),
+            Some(_) => None,
+            None => {
+                password::waste_one_check(&password);
+                None
+            }
+        })
+        .await
+        .map_err(unavailable)?
+        .filter(|user| user.tenant == tenant.key)
+        .ok_or_else(EntraError::invalid_credentials)?;
+        self.user_grant(
+            tenant,
+            app,
+            &user,
+            (resource, &permissions, scope),
+            confidential,
+            request,
+            now_unix,
+        )
+    }
+
+    /// A refresh token of this client for new tokens of the same grant.
+    async fn refresh(
+        &self,
+        tenant: &Tenant,
+        app: &AppRegistration,
+        request: &TokenRequest,
+        confidential: bool,
+        now_unix: i64,
+    ) -> Result<TokenGrant, EntraError> {
+        let presented = request
+            .refresh_token
+            .as_deref()
+            .ok_or_else(|| EntraError::missing_parameter("refresh_token"))?;
+        let claims = read_refresh_token(&self.keys.current(), presented, &app.client_id)
+            .filter(|c| c.tid == tenant.id)
+            .ok_or_else(EntraError::invalid_refresh_token)?;
+        let user = self
+            .store
+            .user(tenant.key, &claims.sub)
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(EntraError::invalid_refresh_token)?;
+        // A new scope may be asked for (msal's silent flow does); otherwise the old one holds.
+        let (resource, permissions, scope) = match request.scope.as_deref() {
+            Some(scope) => delegated_scopes(scope)?,
+            None => {
+                let resource = resource(&claims.resource).ok_or_else(EntraError::invalid_refresh_token)?;
+                let permissions: Vec<&'static str> =
+                    claims.scp.split_whitespace().filter_map(delegated_permission).collect();
+                (resource, permissions, claims.scp.clone())
+            }
+        };
+        self.user_grant(
+            tenant,
+            app,
+            &user,
+            (resource, &permissions, scope),
+            confidential,
+            request,
+            now_unix,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn user_grant(
+        &self,
+        tenant: &Tenant,
+        app: &AppRegistration,
+        user: &UserRecord,
+        (resource, permissions, scope): (&'static str, &[&'static str], String),
+        confidential: bool,
+        request: &TokenRequest,
+        now_unix: i64,
+    ) -> Result<TokenGrant, EntraError> {
+        let subject = UserTokenSubject {
+            tenant_id: &tenant.id,
+            client_id: &app.client_id,
+            app_name: &app.name,
+            object_id: &user.object_id,
+            upn: &user.upn,
+            display_name: &user.display_name,
+            permissions,
+            audience: resource,
+            confidential,
+        };
+        let tokens =
+            issue_user_tokens(&self.keys.current(), &subject, &request.origin, now_unix).map_err(unavailable)?;
+        Ok(TokenGrant {
+            token: tokens.access,
+            resource,
+            user: Some(UserGrant {
+                refresh_token: tokens.refresh_token,
+                id_token: tokens.id_token,
+                client_info: tokens.client_info,
+                scope,
+            }),
+        })
+    }
+}
+
+fn v1_resource(request: &TokenRequest) -> Result<&'static str, EntraError> {
+    let named = request
+        .resource
+        .as_deref()
+        .ok_or_else(|| EntraError::missing_parameter("resource"))?;
+    resource(named).ok_or_else(|| EntraError::unknown_resource(named))
+}
+
+/// The delegated permissions a v2 `scope` asks for: `{resource}/{permission}` items (or
+/// `{resource}/.default`, every permission) of one resource, besides `openid`, `profile`,
+/// `email` and `offline_access`. Answers the resource, the permissions and the scope to echo.
+fn delegated_scopes(scope: &str) -> Result<(&'static str, Vec<&'static str>, String), EntraError> {
+    let mut named_resource: Option<&'static str> = None;
+    let mut permissions: Vec<&'static str> = Vec::new();
+    let mut echoed = Vec::new();
+    for item in scope.split_whitespace() {
+        if ["openid", "profile", "email", "offline_access"].contains(&item) {
+            echoed.push(item);
+            continue;
+        }
+        let invalid = || EntraError::invalid_scope(item);
+        let (prefix, name) = item.rsplit_once('/').ok_or_else(invalid)?;
+        let this = resource(prefix).ok_or_else(invalid)?;
+        if named_resource.is_some_and(|r| r != this) {
+            return Err(invalid());
+        }
+        named_resource = Some(this);
+        if name == ".default" {
+            permissions.extend(DELEGATED_PERMISSIONS);
+        } else {
+            permissions.push(delegated_permission(name).ok_or_else(invalid)?);
+        }
+        echoed.push(item);
+    }
+    let resource = named_resource.ok_or_else(|| EntraError::invalid_scope(scope))?;
+    permissions.sort_unstable();
+    permissions.dedup();
+    Ok((resource, permissions, echoed.join(" ")))
 }
 
 fn unavailable(error: impl std::fmt::Display) -> EntraError {

@@ -207,6 +207,11 @@ mod tests {
             new.kid
         );
         // A first key signs at once.
-        assert_eq!(Keyring::at(&[new.clone()], now, 3600).unwrap().signing_kid(), new.kid);
+        assert_eq!(
+            Keyring::at(std::slice::from_ref(&new), now, 3600)
+                .unwrap()
+                .signing_kid(),
+            new.kid
+        );
     }
 }

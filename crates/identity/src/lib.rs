@@ -16,6 +16,7 @@ pub mod entra_error;
 pub mod issuer;
 pub mod key_source;
 pub mod keys;
+pub mod password;
 pub mod resource;
 pub mod secret;
 pub mod token;

@@ -41,6 +41,34 @@ pub const APPLICATION_PERMISSIONS: [&str; 18] = [
     "Ti.ReadWrite.All",
 ];
 
+/// Delegated permissions of the WindowsDefenderATP resource: what `scp` can hold.
+pub const DELEGATED_PERMISSIONS: [&str; 17] = [
+    "Alert.Read",
+    "Alert.ReadWrite",
+    "Machine.Read",
+    "Machine.ReadWrite",
+    "Machine.Isolate",
+    "Machine.Scan",
+    "Machine.RestrictExecution",
+    "Machine.StopAndQuarantine",
+    "Machine.CollectForensics",
+    "Machine.Offboard",
+    "Machine.LiveResponse",
+    "User.Read.All",
+    "File.Read.All",
+    "Ip.Read.All",
+    "URL.Read.All",
+    "AdvancedQuery.Read",
+    "Ti.ReadWrite",
+];
+
+pub fn delegated_permission(name: &str) -> Option<&'static str> {
+    DELEGATED_PERMISSIONS
+        .iter()
+        .copied()
+        .find(|p| p.eq_ignore_ascii_case(name))
+}
+
 /// The permission's canonical spelling, if it is one.
 pub fn application_permission(name: &str) -> Option<&'static str> {
     APPLICATION_PERMISSIONS

@@ -26,8 +26,12 @@ pub struct AccessClaims {
     pub appid: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub appidacr: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idp: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oid: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -41,6 +45,8 @@ pub struct AccessClaims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant_region_scope: Option<String>,
     pub tid: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unique_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upn: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -94,7 +100,9 @@ pub fn issue_app_token(
         app_displayname: Some(subject.app_name.to_string()),
         appid: Some(subject.client_id.to_string()),
         appidacr: Some("1".into()),
+        amr: Vec::new(),
         idp: Some(iss),
+        name: None,
         oid: Some(subject.object_id.to_string()),
         rh: Some(format!("0.{}.", opaque_id())),
         roles: subject.roles.to_vec(),
@@ -102,6 +110,7 @@ pub fn issue_app_token(
         sub: Some(subject.object_id.to_string()),
         tenant_region_scope: Some("NA".into()),
         tid: subject.tenant_id.to_string(),
+        unique_name: None,
         upn: None,
         uti: Some(opaque_id()),
         ver: Some("1.0".into()),
@@ -114,8 +123,171 @@ pub fn issue_app_token(
     })
 }
 
+/// How long a refresh token lasts (Entra: 90 days).
+pub const REFRESH_LIFETIME_SECONDS: i64 = 90 * 86_400;
+
+/// Who a delegated (user) token is for.
+pub struct UserTokenSubject<'a> {
+    pub tenant_id: &'a str,
+    pub client_id: &'a str,
+    pub app_name: &'a str,
+    /// The user's object id.
+    pub object_id: &'a str,
+    pub upn: &'a str,
+    pub display_name: &'a str,
+    /// Granted delegated permissions.
+    pub permissions: &'a [&'static str],
+    pub audience: &'a str,
+    /// Whether the client authenticated (a secret): `appidacr` 1, else 0 (a public client).
+    pub confidential: bool,
+}
+
+/// The tokens of a user flow.
+#[derive(Debug, Clone)]
+pub struct UserTokens {
+    pub access: IssuedToken,
+    pub id_token: String,
+    pub refresh_token: String,
+    /// base64url of `{"uid","utid"}`: msal's account id.
+    pub client_info: String,
+}
+
+/// What a refresh token carries: enough to issue the same grant again.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RefreshClaims {
+    pub iss: String,
+    /// The client the token was issued to.
+    pub aud: String,
+    pub sub: String,
+    pub tid: String,
+    pub iat: i64,
+    pub exp: i64,
+    /// The audience of the access tokens it gives.
+    pub resource: String,
+    pub scp: String,
+    pub token_use: String,
+}
+
+const REFRESH_USE: &str = "refresh";
+
+#[derive(Serialize)]
+struct IdClaims<'a> {
+    aud: &'a str,
+    iss: String,
+    iat: i64,
+    nbf: i64,
+    exp: i64,
+    name: &'a str,
+    oid: &'a str,
+    preferred_username: &'a str,
+    sub: &'a str,
+    tid: &'a str,
+    ver: &'static str,
+}
+
+/// An access token with `scp`, an id token for `issuer_origin`'s v2 issuer, and a refresh token.
+pub fn issue_user_tokens(
+    keys: &Keyring,
+    subject: &UserTokenSubject<'_>,
+    issuer_origin: &str,
+    now_unix: i64,
+) -> Result<UserTokens, jsonwebtoken::errors::Error> {
+    let iss = issuer_v1(subject.tenant_id);
+    let scp = subject.permissions.join(" ");
+    let claims = AccessClaims {
+        aud: subject.audience.to_string(),
+        iss: iss.clone(),
+        iat: now_unix - BACKDATE_SECONDS,
+        nbf: now_unix - BACKDATE_SECONDS,
+        exp: now_unix + TOKEN_LIFETIME_SECONDS,
+        aio: Some(opaque_id()),
+        app_displayname: Some(subject.app_name.to_string()),
+        appid: Some(subject.client_id.to_string()),
+        appidacr: Some(if subject.confidential { "1" } else { "0" }.into()),
+        amr: vec!["pwd".into()],
+        idp: Some(iss.clone()),
+        name: Some(subject.display_name.to_string()),
+        oid: Some(subject.object_id.to_string()),
+        rh: Some(format!("0.{}.", opaque_id())),
+        roles: Vec::new(),
+        scp: Some(scp.clone()),
+        // Entra's `sub` is pairwise: one value per user and application.
+        sub: Some(pairwise_subject(subject.object_id, subject.client_id)),
+        tenant_region_scope: Some("NA".into()),
+        tid: subject.tenant_id.to_string(),
+        unique_name: Some(subject.upn.to_string()),
+        upn: Some(subject.upn.to_string()),
+        uti: Some(opaque_id()),
+        ver: Some("1.0".into()),
+    };
+    let access_token = sign(keys, &claims)?;
+    let id = IdClaims {
+        aud: subject.client_id,
+        iss: format!("{issuer_origin}/{}/v2.0", subject.tenant_id),
+        iat: now_unix,
+        nbf: now_unix,
+        exp: now_unix + TOKEN_LIFETIME_SECONDS,
+        name: subject.display_name,
+        oid: subject.object_id,
+        preferred_username: subject.upn,
+        sub: &pairwise_subject(subject.object_id, subject.client_id),
+        tid: subject.tenant_id,
+        ver: "2.0",
+    };
+    let refresh = RefreshClaims {
+        iss,
+        aud: subject.client_id.to_string(),
+        sub: subject.object_id.to_string(),
+        tid: subject.tenant_id.to_string(),
+        iat: now_unix,
+        exp: now_unix + REFRESH_LIFETIME_SECONDS,
+        resource: subject.audience.to_string(),
+        scp,
+        token_use: REFRESH_USE.into(),
+    };
+    use base64::Engine;
+    let client_info = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(serde_json::json!({"uid": subject.object_id, "utid": subject.tenant_id}).to_string());
+    Ok(UserTokens {
+        access: IssuedToken {
+            access_token,
+            not_before: claims.nbf,
+            expires_on: claims.exp,
+            expires_in: claims.exp - now_unix - 1,
+        },
+        id_token: sign(keys, &id)?,
+        refresh_token: sign(keys, &refresh)?,
+        client_info,
+    })
+}
+
+fn pairwise_subject(object_id: &str, client_id: &str) -> String {
+    use base64::Engine;
+    let digest = aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        format!("{object_id}|{client_id}").as_bytes(),
+    );
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest.as_ref()[..24])
+}
+
+/// The claims of a refresh token this issuer wrote for `client_id`, if it is one and current.
+pub fn read_refresh_token(keys: &Keyring, token: &str, client_id: &str) -> Option<RefreshClaims> {
+    let header = jsonwebtoken::decode_header(token).ok()?;
+    if header.alg != Algorithm::RS256 {
+        return None;
+    }
+    let key = keys.decoding_key(header.kid.as_deref()?)?;
+    let mut validation = jsonwebtoken::Validation::new(Algorithm::RS256);
+    validation.set_audience(&[client_id]);
+    validation.leeway = 0;
+    let claims = jsonwebtoken::decode::<RefreshClaims>(token, key, &validation)
+        .ok()?
+        .claims;
+    (claims.token_use == REFRESH_USE && claims.iss == issuer_v1(&claims.tid)).then_some(claims)
+}
+
 /// Signs any claims with the current key, with the header Entra writes.
-pub fn sign(keys: &Keyring, claims: &AccessClaims) -> Result<String, jsonwebtoken::errors::Error> {
+pub fn sign(keys: &Keyring, claims: &impl Serialize) -> Result<String, jsonwebtoken::errors::Error> {
     let mut header = Header::new(Algorithm::RS256);
     header.kid = Some(keys.signing_kid().to_string());
     header.x5t = Some(keys.signing_kid().to_string());

@@ -106,6 +106,49 @@ pub async fn resolve_tenant(store: &dyn Store, named: Option<&str>) -> anyhow::R
 }
 
 /// Registers an application with the given application permissions.
+/// A user created by `openmde users create`, with the password to sign in with.
+pub struct CreatedUser {
+    pub tenant_id: String,
+    pub object_id: String,
+    pub upn: String,
+    pub password: String,
+}
+
+/// Adds a user who signs in with `password` (a generated one if `None`).
+pub async fn create_user(
+    store: &dyn Store,
+    tenant: &Tenant,
+    upn: &str,
+    display_name: &str,
+    password: Option<String>,
+) -> anyhow::Result<CreatedUser> {
+    anyhow::ensure!(
+        upn.split_once('@')
+            .is_some_and(|(name, domain)| !name.is_empty() && domain.contains('.')),
+        "'{upn}' is not a user principal name like alice@contoso.onmicrosoft.com"
+    );
+    let password = password.unwrap_or_else(openmde_identity::secret::generate);
+    let to_hash = password.clone();
+    let password_hash = tokio::task::spawn_blocking(move || openmde_identity::password::hash(&to_hash)).await??;
+    let user = openmde_store::UserRecord {
+        tenant: tenant.key,
+        object_id: uuid::Uuid::new_v4().to_string(),
+        upn: upn.to_string(),
+        display_name: display_name.to_string(),
+        password_hash,
+    };
+    store
+        .create_user(&user)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot create {upn}: {e}"))?;
+    Ok(CreatedUser {
+        tenant_id: tenant.id.clone(),
+        object_id: user.object_id,
+        upn: user.upn,
+        password,
+    })
+}
+
 pub async fn create_app(
     store: &dyn Store,
     tenant: &Tenant,

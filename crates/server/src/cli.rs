@@ -27,6 +27,9 @@ pub enum Command {
     /// Manage application registrations.
     #[command(subcommand)]
     Apps(AppsCommand),
+    /// Manage users (who sign in with a password and get delegated tokens).
+    #[command(subcommand)]
+    Users(UsersCommand),
     /// Manage the token signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -74,6 +77,32 @@ pub struct ServeArgs {
     /// Seconds a new signing key (`openmde keys rotate`) is published before it signs.
     #[arg(long, env = "OPENMDE_KEY_ACTIVATION_DELAY", default_value_t = 3600, value_parser = clap::value_parser!(i64).range(0..=31_536_000))]
     pub key_activation_delay: i64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Add a user; prints the password (a generated one unless --password is given).
+    Create(CreateUserArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateUserArgs {
+    /// User principal name, e.g. alice@contoso.onmicrosoft.com.
+    #[arg(long)]
+    pub upn: String,
+    /// Display name (the `name` claim).
+    #[arg(long)]
+    pub name: String,
+    /// The password; generated when left out. Visible to other local users in the process
+    /// list: prefer OPENMDE_USER_PASSWORD.
+    #[arg(long, env = "OPENMDE_USER_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    /// Tenant id or domain (default: the only tenant).
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// Print `{"tenantId","objectId","upn","password"}`.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,7 +7,10 @@ use anyhow::Context;
 use tracing_subscriber::EnvFilter;
 
 use crate::bootstrap::{self, Credentials, DataDir};
-use crate::cli::{AppsCommand, Cli, Command, CreateAppArgs, GenerateArgs, ImportArgs, KeysCommand, ServeArgs};
+use crate::cli::{
+    AppsCommand, Cli, Command, CreateAppArgs, CreateUserArgs, GenerateArgs, ImportArgs, KeysCommand, ServeArgs,
+    UsersCommand,
+};
 use crate::demo::Fleet;
 use crate::import::import_file;
 use crate::serve::{self, RunningServer, ServeOptions};
@@ -33,6 +36,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve_command(data_dir, args).await,
         Command::Apps(AppsCommand::Create(args)) => create_app(data_dir, args).await,
         Command::Keys(command) => keys(data_dir, command).await,
+        Command::Users(UsersCommand::Create(args)) => create_user(data_dir, args).await,
         Command::Import(args) => import(data_dir, args).await,
         Command::Generate(args) => generate(args),
         Command::Trust { install } => {
@@ -146,6 +150,24 @@ async fn create_app(data_dir: DataDir, args: CreateAppArgs) -> anyhow::Result<()
             credentials.client_id,
             credentials.client_secret,
             credentials.roles.join(" ")
+        );
+    }
+    Ok(())
+}
+
+async fn create_user(data_dir: DataDir, args: CreateUserArgs) -> anyhow::Result<()> {
+    let store = data_dir.open_store()?;
+    let tenant = bootstrap::resolve_tenant(store.as_ref(), args.tenant.as_deref()).await?;
+    let user = bootstrap::create_user(store.as_ref(), &tenant, &args.upn, &args.name, args.password).await?;
+    if args.json {
+        let created = serde_json::json!({
+            "tenantId": user.tenant_id, "objectId": user.object_id, "upn": user.upn, "password": user.password,
+        });
+        println!("{created}");
+    } else {
+        println!(
+            "tenant id: {}\nobject id: {}\nupn:       {}\npassword:  {}",
+            user.tenant_id, user.object_id, user.upn, user.password
         );
     }
     Ok(())

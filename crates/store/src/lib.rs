@@ -14,7 +14,7 @@ pub use document::{Columns, StoredRecord};
 pub use error::StoreError;
 pub use types::{
     AlertByReference, AlertDocument, AlertMachine, AppRegistration, ImportCounts, SigningKeyRecord, Tenant, TenantKey,
-    Updated,
+    Updated, UserRecord,
 };
 
 use async_trait::async_trait;
@@ -33,6 +33,11 @@ pub trait Store: Send + Sync + 'static {
 
     async fn app(&self, client_id: &str) -> Result<Option<AppRegistration>>;
     async fn create_app(&self, app: &AppRegistration) -> Result<()>;
+
+    async fn create_user(&self, user: &UserRecord) -> Result<()>;
+    /// A user by user principal name, in any tenant (names are unique across tenants).
+    async fn user_by_upn(&self, upn: &str) -> Result<Option<UserRecord>>;
+    async fn user(&self, tenant: TenantKey, object_id: &str) -> Result<Option<UserRecord>>;
 
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>>;
     async fn add_signing_key(&self, key: &SigningKeyRecord) -> Result<()>;

@@ -26,6 +26,28 @@ pub struct AppRegistration {
     pub roles: Vec<String>,
 }
 
+/// A user who signs in with a password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub tenant: TenantKey,
+    /// The user's object id: `oid` of their tokens.
+    pub object_id: String,
+    /// The user principal name (`alice@contoso.onmicrosoft.com`), unique, matched without case.
+    pub upn: String,
+    pub display_name: String,
+    /// An argon2id PHC string.
+    pub password_hash: String,
+}
+
+impl std::fmt::Debug for UserRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRecord")
+            .field("object_id", &self.object_id)
+            .field("upn", &self.upn)
+            .finish_non_exhaustive()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SigningKeyRecord {
     pub kid: String,

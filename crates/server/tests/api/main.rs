@@ -8,3 +8,4 @@ mod helpers;
 mod import;
 mod lists;
 mod tokens;
+mod users;

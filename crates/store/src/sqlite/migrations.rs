@@ -14,6 +14,7 @@ const MIGRATIONS: &[(i64, &str, Option<DataStep>)] = &[
         include_str!("../../migrations/sqlite/0002_query_columns.sql"),
         Some(fill_query_columns),
     ),
+    (3, include_str!("../../migrations/sqlite/0003_users.sql"), None),
 ];
 
 pub fn run(conn: &mut Connection) -> rusqlite::Result<()> {

@@ -35,7 +35,7 @@ use crate::query::{EntitySet, ListQuery, Page};
 
 use crate::{
     AlertByReference, AlertDocument, AlertMachine, AppRegistration, Import, Result, SigningKeyRecord, Store,
-    StoreError, Tenant, TenantKey, Updated,
+    StoreError, Tenant, TenantKey, Updated, UserRecord,
 };
 
 pub struct SqliteStore {
@@ -235,6 +235,18 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+const SELECT_USER: &str = "SELECT tenant, object_id, upn, display_name, password_hash FROM users";
+
+fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<UserRecord> {
+    Ok(UserRecord {
+        tenant: TenantKey(row.get(0)?),
+        object_id: row.get(1)?,
+        upn: row.get(2)?,
+        display_name: row.get(3)?,
+        password_hash: row.get(4)?,
+    })
+}
+
 fn tenant_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Tenant> {
     Ok(Tenant {
         key: TenantKey(row.get(0)?),
@@ -332,6 +344,42 @@ impl Store for SqliteStore {
             .map(drop)
         })
         .await
+    }
+
+    async fn create_user(&self, user: &UserRecord) -> Result<()> {
+        let user = user.clone();
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO users (tenant, object_id, upn, display_name, password_hash, created)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    user.tenant.0,
+                    user.object_id,
+                    user.upn,
+                    user.display_name,
+                    user.password_hash,
+                    Timestamp::now().0
+                ],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn user_by_upn(&self, upn: &str) -> Result<Option<UserRecord>> {
+        self.read_fresh(|conn| {
+            conn.prepare_cached(&format!("{SELECT_USER} WHERE upn = ?1"))?
+                .query_row([upn], user_from_row)
+                .optional()
+        })
+    }
+
+    async fn user(&self, tenant: TenantKey, object_id: &str) -> Result<Option<UserRecord>> {
+        self.read_fresh(|conn| {
+            conn.prepare_cached(&format!("{SELECT_USER} WHERE tenant = ?1 AND object_id = ?2"))?
+                .query_row(params![tenant.0, object_id], user_from_row)
+                .optional()
+        })
     }
 
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {

@@ -179,6 +179,22 @@ pub async fn instance_discovery(
     with_json_charset(Json(body).into_response())
 }
 
+/// `GET /common/userrealm/{username}` (msal's ROPC asks first): every user is a managed one
+/// (never `Federated`, which would send msal to WS-Trust); unknown names answer the same.
+pub async fn user_realm(Path((_, username)): Path<(String, String)>) -> Response {
+    let domain = username.rsplit_once('@').map_or("", |(_, d)| d);
+    with_json_charset(
+        Json(json!({
+            "ver": "1.0",
+            "account_type": "Managed",
+            "domain_name": domain,
+            "cloud_instance_name": "microsoftonline.com",
+            "cloud_audience_urn": "urn:federation:MicrosoftOnline",
+        }))
+        .into_response(),
+    )
+}
+
 pub async fn jwks(State(state): State<Arc<AppState>>, RequestOrigin(origin): RequestOrigin) -> Response {
     Json(state.issuer.keys().jwks(&format!("{origin}/{{tenantid}}/v2.0"))).into_response()
 }
@@ -187,17 +203,26 @@ pub async fn jwks(State(state): State<Arc<AppState>>, RequestOrigin(origin): Req
 pub async fn token_v2(
     State(state): State<Arc<AppState>>,
     Path(tenant): Path<String>,
+    RequestOrigin(origin): RequestOrigin,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match grant(&state, &tenant, TokenVersion::V2, &headers, &body).await {
-        Ok(grant) => Json(json!({
-            "token_type": "Bearer",
-            "expires_in": grant.token.expires_in,
-            "ext_expires_in": grant.token.expires_in,
-            "access_token": grant.token.access_token,
-        }))
-        .into_response(),
+    match grant(&state, &tenant, TokenVersion::V2, (&origin, &headers), &body).await {
+        Ok(grant) => {
+            let mut body = json!({
+                "token_type": "Bearer",
+                "expires_in": grant.token.expires_in,
+                "ext_expires_in": grant.token.expires_in,
+                "access_token": grant.token.access_token,
+            });
+            if let Some(user) = grant.user {
+                body["scope"] = user.scope.into();
+                body["refresh_token"] = user.refresh_token.into();
+                body["id_token"] = user.id_token.into();
+                body["client_info"] = user.client_info.into();
+            }
+            Json(body).into_response()
+        }
         Err(error) => entra_error_response(&error, &headers),
     }
 }
@@ -206,13 +231,14 @@ pub async fn token_v2(
 pub async fn token_v1(
     State(state): State<Arc<AppState>>,
     Path(tenant): Path<String>,
+    RequestOrigin(origin): RequestOrigin,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match grant(&state, &tenant, TokenVersion::V1, &headers, &body).await {
+    match grant(&state, &tenant, TokenVersion::V1, (&origin, &headers), &body).await {
         Ok(grant) => {
             let token = &grant.token;
-            let body: Value = json!({
+            let mut body: Value = json!({
                 "token_type": "Bearer",
                 "expires_in": token.expires_in.to_string(),
                 "ext_expires_in": token.expires_in.to_string(),
@@ -221,6 +247,11 @@ pub async fn token_v1(
                 "resource": grant.resource,
                 "access_token": token.access_token,
             });
+            if let Some(user) = grant.user {
+                body["scope"] = user.scope.into();
+                body["refresh_token"] = user.refresh_token.into();
+                body["id_token"] = user.id_token.into();
+            }
             Json(body).into_response()
         }
         Err(error) => entra_error_response(&error, &headers),
@@ -231,11 +262,12 @@ async fn grant(
     state: &AppState,
     tenant: &str,
     version: TokenVersion,
-    headers: &HeaderMap,
+    (origin, headers): (&str, &HeaderMap),
     body: &[u8],
 ) -> Result<TokenGrant, EntraError> {
     let pairs: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
     let mut request = TokenRequest::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    request.origin = origin.to_string();
     if let Some((client_id, secret)) = basic_credentials(headers) {
         request.client_id.get_or_insert(client_id);
         request.client_secret.get_or_insert(secret);

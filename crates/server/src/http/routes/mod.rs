@@ -55,6 +55,7 @@ fn entra() -> Router<Arc<AppState>> {
         .route("/{tenant}/oauth2/v2.0/token", post(identity::token_v2))
         .route("/{tenant}/oauth2/token", post(identity::token_v1))
         .route("/{tenant}/discovery/instance", get(identity::instance_discovery))
+        .route("/{tenant}/userrealm/{username}", get(identity::user_realm))
         .route("/{tenant}/discovery/v2.0/keys", get(identity::jwks))
         .route("/{tenant}/discovery/keys", get(identity::jwks))
         .route("/discovery/keys", get(identity::jwks))
