@@ -84,36 +84,47 @@ fn opaque_id() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes())
 }
 
-pub fn issue_app_token(
-    keys: &Keyring,
-    subject: &AppTokenSubject<'_>,
-    now_unix: i64,
-) -> Result<IssuedToken, jsonwebtoken::errors::Error> {
-    let iss = issuer_v1(subject.tenant_id);
-    let claims = AccessClaims {
-        aud: subject.audience.to_string(),
+/// The claims every access token carries, for `audience` in `tenant_id`, issued to `client_id`.
+fn access_claims(tenant_id: &str, audience: &str, (client_id, app_name): (&str, &str), now_unix: i64) -> AccessClaims {
+    let iss = issuer_v1(tenant_id);
+    AccessClaims {
+        aud: audience.to_string(),
         iss: iss.clone(),
         iat: now_unix - BACKDATE_SECONDS,
         nbf: now_unix - BACKDATE_SECONDS,
         exp: now_unix + TOKEN_LIFETIME_SECONDS,
         aio: Some(opaque_id()),
-        app_displayname: Some(subject.app_name.to_string()),
-        appid: Some(subject.client_id.to_string()),
+        app_displayname: Some(app_name.to_string()),
+        appid: Some(client_id.to_string()),
         appidacr: Some("1".into()),
         amr: Vec::new(),
         idp: Some(iss),
         name: None,
-        oid: Some(subject.object_id.to_string()),
+        oid: None,
         rh: Some(format!("0.{}.", opaque_id())),
-        roles: subject.roles.to_vec(),
+        roles: Vec::new(),
         scp: None,
-        sub: Some(subject.object_id.to_string()),
+        sub: None,
         tenant_region_scope: Some("NA".into()),
-        tid: subject.tenant_id.to_string(),
+        tid: tenant_id.to_string(),
         unique_name: None,
         upn: None,
         uti: Some(opaque_id()),
         ver: Some("1.0".into()),
+    }
+}
+
+pub fn issue_app_token(
+    keys: &Keyring,
+    subject: &AppTokenSubject<'_>,
+    now_unix: i64,
+) -> Result<IssuedToken, jsonwebtoken::errors::Error> {
+    let app = (subject.client_id, subject.app_name);
+    let claims = AccessClaims {
+        oid: Some(subject.object_id.to_string()),
+        roles: subject.roles.to_vec(),
+        sub: Some(subject.object_id.to_string()),
+        ..access_claims(subject.tenant_id, subject.audience, app, now_unix)
     };
     sign(keys, &claims).map(|access_token| IssuedToken {
         access_token,
@@ -192,33 +203,19 @@ pub fn issue_user_tokens(
     issuer_origin: &str,
     now_unix: i64,
 ) -> Result<UserTokens, jsonwebtoken::errors::Error> {
-    let iss = issuer_v1(subject.tenant_id);
     let scp = subject.permissions.join(" ");
+    let app = (subject.client_id, subject.app_name);
     let claims = AccessClaims {
-        aud: subject.audience.to_string(),
-        iss: iss.clone(),
-        iat: now_unix - BACKDATE_SECONDS,
-        nbf: now_unix - BACKDATE_SECONDS,
-        exp: now_unix + TOKEN_LIFETIME_SECONDS,
-        aio: Some(opaque_id()),
-        app_displayname: Some(subject.app_name.to_string()),
-        appid: Some(subject.client_id.to_string()),
         appidacr: Some(if subject.confidential { "1" } else { "0" }.into()),
         amr: vec!["pwd".into()],
-        idp: Some(iss.clone()),
         name: Some(subject.display_name.to_string()),
         oid: Some(subject.object_id.to_string()),
-        rh: Some(format!("0.{}.", opaque_id())),
-        roles: Vec::new(),
         scp: Some(scp.clone()),
         // Entra's `sub` is pairwise: one value per user and application.
         sub: Some(pairwise_subject(subject.object_id, subject.client_id)),
-        tenant_region_scope: Some("NA".into()),
-        tid: subject.tenant_id.to_string(),
         unique_name: Some(subject.upn.to_string()),
         upn: Some(subject.upn.to_string()),
-        uti: Some(opaque_id()),
-        ver: Some("1.0".into()),
+        ..access_claims(subject.tenant_id, subject.audience, app, now_unix)
     };
     let access_token = sign(keys, &claims)?;
     let id = IdClaims {
@@ -235,7 +232,7 @@ pub fn issue_user_tokens(
         ver: "2.0",
     };
     let refresh = RefreshClaims {
-        iss,
+        iss: claims.iss.clone(),
         aud: subject.client_id.to_string(),
         sub: subject.object_id.to_string(),
         tid: subject.tenant_id.to_string(),
