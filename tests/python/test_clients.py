@@ -290,3 +290,42 @@ def test_msal_username_password_then_a_silent_refresh_for_another_scope(server, 
         assert alerts.status_code == 200, alerts.text
         wrong = app.acquire_token_by_username_password(created["upn"], "wrong", scopes=[f"{mde}/Machine.Read"])
         assert wrong.get("error") == "invalid_grant" and 50126 in wrong["error_codes"], wrong
+
+
+def test_msal_device_flow_answered_by_a_helper_at_the_verification_page(server):
+    import threading
+    created = json.loads(subprocess.run(
+        [server["binary"], "--data-dir", server["dataDir"], "users", "create",
+         "--upn", "dave@contoso.onmicrosoft.com", "--name", "Dave", "--json"],
+        capture_output=True, text=True, check=True).stdout)
+    app = msal.PublicClientApplication(server["clientId"], authority=f"{origin(server)}/{server['tenantId']}",
+                                       instance_discovery=False)
+    flow = app.initiate_device_flow(scopes=["https://api.securitycenter.microsoft.com/Machine.Read"])
+    assert flow["user_code"] in flow["message"], flow
+
+    def sign_in():  # the person at the browser
+        time.sleep(1)
+        page = requests.post(flow["verification_uri"], timeout=10, data={
+            "user_code": flow["user_code"], "username": created["upn"], "password": created["password"]})
+        assert page.status_code == 200, page.text
+
+    helper = threading.Thread(target=sign_in)
+    helper.start()
+    result = app.acquire_token_by_device_flow(flow)
+    helper.join()
+    assert "access_token" in result, result
+    assert_machine(get_machine(server, result["access_token"]))
+    assert app.get_accounts()[0]["username"] == created["upn"]
+
+
+def test_async_azure_identity_client_secret_credential(server):
+    import asyncio
+    from azure.identity.aio import ClientSecretCredential as AsyncClientSecretCredential
+
+    async def token():
+        async with AsyncClientSecretCredential(server["tenantId"], server["clientId"], server["clientSecret"],
+                                               authority=f"127.0.0.1:{server['port']}",
+                                               disable_instance_discovery=True) as credential:
+            return (await credential.get_token(SCOPE)).token
+
+    assert_machine(get_machine(server, asyncio.run(token())))

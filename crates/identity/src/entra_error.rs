@@ -149,6 +149,28 @@ impl EntraError {
         )
     }
 
+    pub fn authorization_pending() -> Self {
+        Self::new(
+            400,
+            "authorization_pending",
+            70016,
+            "OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
+        )
+    }
+
+    pub fn expired_device_code() -> Self {
+        Self::new(400, "expired_token", 70019, "Verification code expired.")
+    }
+
+    pub fn invalid_device_code() -> Self {
+        Self::new(
+            400,
+            "invalid_grant",
+            70000,
+            "The provided value for the input parameter 'device_code' is not valid.",
+        )
+    }
+
     /// The store could not be read; clients may retry a 503.
     pub fn temporarily_unavailable() -> Self {
         Self::new(

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use openmde_store::{AppRegistration, Store, Tenant, UserRecord};
+use openmde_store::{AppRegistration, DeviceCode, Store, Tenant, UserRecord};
 
 use crate::entra_error::EntraError;
 use crate::key_source::KeySource;
@@ -35,6 +35,7 @@ pub struct TokenRequest {
     pub username: Option<String>,
     pub password: Option<String>,
     pub refresh_token: Option<String>,
+    pub device_code: Option<String>,
     /// `scheme://host` the client called: the base of the id token's issuer. Not a form field.
     pub origin: String,
 }
@@ -53,6 +54,8 @@ impl TokenRequest {
                 "username" => &mut request.username,
                 "password" => &mut request.password,
                 "refresh_token" => &mut request.refresh_token,
+                // msal sends the device code twice, as `device_code` and `code`.
+                "device_code" | "code" => &mut request.device_code,
                 _ => continue,
             };
             if slot.is_none() {
@@ -70,6 +73,23 @@ pub struct TokenGrant {
     pub resource: &'static str,
     /// User flows (password, refresh) also answer these.
     pub user: Option<UserGrant>,
+}
+
+/// The grant type of the device code flow.
+pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+/// Entra's figures: 15 minutes to sign in, a poll every 5 seconds.
+const DEVICE_CODE_LIFETIME_SECONDS: i64 = 900;
+const DEVICE_CODE_POLL_SECONDS: i64 = 5;
+
+/// The answer of the device authorization endpoint.
+#[derive(Debug, Clone)]
+pub struct DeviceAuthorization {
+    pub device_code: String,
+    pub user_code: String,
+    pub verification_uri: String,
+    pub expires_in: i64,
+    pub interval: i64,
+    pub message: String,
 }
 
 #[derive(Debug, Clone)]
@@ -127,25 +147,145 @@ impl Issuer {
             .grant_type
             .as_deref()
             .ok_or_else(|| EntraError::missing_parameter("grant_type"))?;
-        if !matches!(grant_type, "client_credentials" | "password" | "refresh_token") {
+        if !matches!(
+            grant_type,
+            "client_credentials" | "password" | "refresh_token" | DEVICE_CODE_GRANT
+        ) {
             return Err(EntraError::unsupported_grant(grant_type));
         }
         let app = self.client(&tenant, request).await?;
+        if grant_type == "client_credentials" {
+            self.client_secret(&app, request, true)?;
+            return self.client_credentials(&tenant, &app, version, request, now_unix);
+        }
+        let confidential = self.client_secret(&app, request, false)?;
         match grant_type {
-            "client_credentials" => {
-                self.client_secret(&app, request, true)?;
-                self.client_credentials(&tenant, &app, version, request, now_unix)
-            }
             "password" => {
-                let confidential = self.client_secret(&app, request, false)?;
                 self.password(&tenant, &app, version, request, confidential, now_unix)
                     .await
             }
-            _ => {
-                let confidential = self.client_secret(&app, request, false)?;
-                self.refresh(&tenant, &app, request, confidential, now_unix).await
-            }
+            "refresh_token" => self.refresh(&tenant, &app, request, confidential, now_unix).await,
+            _ => self.device_code(&tenant, &app, request, confidential, now_unix).await,
         }
+    }
+
+    /// `POST /{tenant}/oauth2/v2.0/devicecode`: a device code to poll with and a user code to
+    /// enter at `{origin}/devicelogin`. The scope is kept with it: the polls send none.
+    pub async fn device_authorization(
+        &self,
+        tenant_segment: &str,
+        request: &TokenRequest,
+    ) -> Result<DeviceAuthorization, EntraError> {
+        let tenant = self.tenant(tenant_segment).await?;
+        let app = self.client(&tenant, request).await?;
+        let scope = request
+            .scope
+            .as_deref()
+            .ok_or_else(|| EntraError::missing_parameter("scope"))?;
+        delegated_scopes(scope)?;
+        let user_code = secret::user_code();
+        let code = DeviceCode {
+            device_code: secret::generate_long(),
+            user_code: user_code.clone(),
+            tenant: tenant.key,
+            client_id: app.client_id,
+            scope: scope.to_string(),
+            expires: openmde_model::Timestamp::now().plus_seconds(DEVICE_CODE_LIFETIME_SECONDS),
+            user_id: None,
+        };
+        self.store.create_device_code(&code).await.map_err(unavailable)?;
+        let verification_uri = format!("{}/devicelogin", request.origin);
+        Ok(DeviceAuthorization {
+            message: format!(
+                "To sign in, use a web browser to open the page {verification_uri} and enter the code {user_code} to authenticate."
+            ),
+            device_code: code.device_code,
+            user_code,
+            verification_uri,
+            expires_in: DEVICE_CODE_LIFETIME_SECONDS,
+            interval: DEVICE_CODE_POLL_SECONDS,
+        })
+    }
+
+    /// The verification page's sign-in: a user approves the pending authorization of
+    /// `user_code` in their own tenant.
+    pub async fn approve_device(&self, user_code: &str, username: &str, password: &str) -> Result<(), EntraError> {
+        let user = self.user_with_password(username, password.to_string()).await?;
+        let now = openmde_model::Timestamp::now();
+        match self
+            .store
+            .approve_device_code(user.tenant, user_code.trim(), &user.object_id, now)
+            .await
+        {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(EntraError::invalid_device_code()),
+            Err(error) => Err(unavailable(error)),
+        }
+    }
+
+    async fn device_code(
+        &self,
+        tenant: &Tenant,
+        app: &AppRegistration,
+        request: &TokenRequest,
+        confidential: bool,
+        now_unix: i64,
+    ) -> Result<TokenGrant, EntraError> {
+        let presented = request
+            .device_code
+            .as_deref()
+            .ok_or_else(|| EntraError::missing_parameter("device_code"))?;
+        let code = self
+            .store
+            .device_code(presented)
+            .await
+            .map_err(unavailable)?
+            .filter(|c| c.tenant == tenant.key && c.client_id == app.client_id)
+            .ok_or_else(EntraError::invalid_device_code)?;
+        if code.expires < openmde_model::Timestamp::now() {
+            let _ = self.store.delete_device_code(presented).await;
+            return Err(EntraError::expired_device_code());
+        }
+        let Some(user_id) = code.user_id else {
+            return Err(EntraError::authorization_pending());
+        };
+        // Redeemed once: a second poll with the same code finds nothing.
+        if !self.store.delete_device_code(presented).await.map_err(unavailable)? {
+            return Err(EntraError::invalid_device_code());
+        }
+        let user = self
+            .store
+            .user(tenant.key, &user_id)
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(EntraError::invalid_device_code)?;
+        let (resource, permissions, scope) = delegated_scopes(&code.scope)?;
+        self.user_grant(
+            tenant,
+            app,
+            &user,
+            (resource, &permissions, scope),
+            confidential,
+            request,
+            now_unix,
+        )
+    }
+
+    /// The user named `username` if `password` is theirs, in the time of one argon2 check
+    /// either way.
+    async fn user_with_password(&self, username: &str, password: String) -> Result<UserRecord, EntraError> {
+        let user = self.store.user_by_upn(username).await.map_err(unavailable)?;
+        tokio::task::spawn_blocking(move || match user {
+            Some(user) if password::matches(&password, &user.password_hash) => Some(user),
+            Some(_) => None,
+            None => {
+                password::waste_one_check(&password);
+                None
+            }
+        })
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(EntraError::invalid_credentials)
     }
 
     async fn client(&self, tenant: &Tenant, request: &TokenRequest) -> Result<AppRegistration, EntraError> {
@@ -243,19 +383,9 @@ impl Issuer {
                 )
             }
         };
-        let user = self.store.user_by_upn(username).await.map_err(unavailable)?;
-        let user = tokio::task::spawn_blocking(move || match user {
-            Some(user) if password::matches(&password, &user.password_hash) => Some(user),
-            Some(_) => None,
-            None => {
-                password::waste_one_check(&password);
-                None
-            }
-        })
-        .await
-        .map_err(unavailable)?
-        .filter(|user| user.tenant == tenant.key)
-        .ok_or_else(EntraError::invalid_credentials)?;
+        let user = Some(self.user_with_password(username, password).await?)
+            .filter(|user| user.tenant == tenant.key)
+            .ok_or_else(EntraError::invalid_credentials)?;
         self.user_grant(
             tenant,
             app,

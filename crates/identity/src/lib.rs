@@ -24,7 +24,7 @@ pub mod verify;
 
 pub use authenticator::{Authenticator, Caller};
 pub use entra_error::EntraError;
-pub use issuer::{Issuer, TokenGrant, TokenRequest, TokenVersion};
+pub use issuer::{DeviceAuthorization, Issuer, TokenGrant, TokenRequest, TokenVersion};
 pub use key_source::{KeySource, KeySourceError};
 pub use keys::{Keyring, SigningKey};
 pub use token::{AccessClaims, IssuedToken, TOKEN_LIFETIME_SECONDS};

@@ -8,15 +8,27 @@ use subtle::ConstantTimeEq;
 /// The characters Entra uses in generated secrets.
 const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789~._-";
 
+/// `n` characters drawn from `alphabet`.
+fn random_text(alphabet: &[u8], n: usize) -> String {
+    let mut rng = rand::rng();
+    (0..n)
+        .map(|_| char::from(alphabet[rng.random_range(0..alphabet.len())]))
+        .collect()
+}
+
+/// An opaque device code: 64 characters of the secret alphabet.
+pub fn generate_long() -> String {
+    random_text(ALPHABET, 64)
+}
+
+/// A user code of the device flow: nine letters and digits that do not look alike.
+pub fn user_code() -> String {
+    random_text(b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789", 9)
+}
+
 /// A new 40-character secret, with Entra's `Q~` marker after a three-character prefix.
 pub fn generate() -> String {
-    let mut rng = rand::rng();
-    let mut pick = |n: usize| -> String {
-        (0..n)
-            .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
-            .collect()
-    };
-    format!("{}8Q~{}", pick(2), pick(35))
+    format!("{}8Q~{}", random_text(ALPHABET, 2), random_text(ALPHABET, 35))
 }
 
 pub fn sha256(secret: &str) -> [u8; 32] {

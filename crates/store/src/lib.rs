@@ -13,8 +13,8 @@ mod types;
 pub use document::{Columns, StoredRecord};
 pub use error::StoreError;
 pub use types::{
-    AlertByReference, AlertDocument, AlertMachine, AppRegistration, ImportCounts, SigningKeyRecord, Tenant, TenantKey,
-    Updated, UserRecord,
+    AlertByReference, AlertDocument, AlertMachine, AppRegistration, DeviceCode, ImportCounts, SigningKeyRecord, Tenant,
+    TenantKey, Updated, UserRecord,
 };
 
 use async_trait::async_trait;
@@ -38,6 +38,20 @@ pub trait Store: Send + Sync + 'static {
     /// A user by user principal name, in any tenant (names are unique across tenants).
     async fn user_by_upn(&self, upn: &str) -> Result<Option<UserRecord>>;
     async fn user(&self, tenant: TenantKey, object_id: &str) -> Result<Option<UserRecord>>;
+
+    async fn create_device_code(&self, code: &DeviceCode) -> Result<()>;
+    async fn device_code(&self, device_code: &str) -> Result<Option<DeviceCode>>;
+    /// Marks the pending, unexpired authorization with `user_code` in `tenant` approved by
+    /// `user_id`; false if there is none.
+    async fn approve_device_code(
+        &self,
+        tenant: TenantKey,
+        user_code: &str,
+        user_id: &str,
+        now: Timestamp,
+    ) -> Result<bool>;
+    /// Removes an authorization (redeemed, or expired); true if it was there.
+    async fn delete_device_code(&self, device_code: &str) -> Result<bool>;
 
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>>;
     async fn add_signing_key(&self, key: &SigningKeyRecord) -> Result<()>;

@@ -48,6 +48,21 @@ impl std::fmt::Debug for UserRecord {
     }
 }
 
+/// A device authorization of the device code flow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceCode {
+    pub device_code: String,
+    /// What the user types at the verification page.
+    pub user_code: String,
+    pub tenant: TenantKey,
+    pub client_id: String,
+    /// The scope asked for, kept for the polls (which send none).
+    pub scope: String,
+    pub expires: Timestamp,
+    /// The user who approved it, once one has.
+    pub user_id: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SigningKeyRecord {
     pub kid: String,

@@ -240,3 +240,94 @@ async fn v1_password_grant_and_user_realm() {
     assert_eq!(realm["account_type"], "Managed");
     assert_eq!(realm["domain_name"], "contoso.onmicrosoft.com");
 }
+
+#[tokio::test]
+async fn the_device_code_flow_waits_for_the_user_and_is_redeemed_once() {
+    let server = server_with_user().await;
+    let client_id = server.credentials.client_id.clone();
+    let scope = format!("{MDE}/Alert.Read offline_access openid profile");
+    let (status, flow) = token_request(
+        &server,
+        &format!("/{}/oauth2/v2.0/devicecode", server.tenant()),
+        &[("client_id", client_id.as_str()), ("scope", scope.as_str())],
+    )
+    .await;
+    assert_eq!(status, 200, "{flow}");
+    let (device_code, user_code) = (
+        flow["device_code"].as_str().unwrap(),
+        flow["user_code"].as_str().unwrap(),
+    );
+    assert_eq!(
+        flow["verification_uri"],
+        format!("https://{}/devicelogin", server.https)
+    );
+    assert_eq!(
+        (flow["interval"].as_i64(), flow["expires_in"].as_i64()),
+        (Some(5), Some(900))
+    );
+    assert!(flow["message"].as_str().unwrap().contains(user_code));
+
+    // Polls send no scope; until the user signs in, authorization_pending.
+    let token_path = format!("/{}/oauth2/v2.0/token", server.tenant());
+    let poll = [
+        ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+        ("client_id", client_id.as_str()),
+        ("client_info", "1"),
+        ("code", device_code),
+        ("device_code", device_code),
+    ];
+    let (status, body) = token_request(&server, &token_path, &poll).await;
+    assert_eq!(
+        (status, body["error"].as_str(), body["error_codes"][0].as_i64()),
+        (400, Some("authorization_pending"), Some(70016))
+    );
+
+    let sign_in = |code: &str, password: &str| {
+        let form = [
+            ("user_code", code.to_string()),
+            ("username", UPN.to_string()),
+            ("password", password.to_string()),
+        ];
+        let request = server.client.post(server.url("/devicelogin")).form(&form);
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    let page = server.get("/devicelogin", None).await;
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert_eq!(sign_in(user_code, "wrong").await.0, 400);
+    assert_eq!(sign_in("NOTACODE1", PASSWORD).await.0, 400);
+    let (status, text) = sign_in(&user_code.to_lowercase(), PASSWORD).await;
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("signed in"));
+
+    let (status, body) = token_request(&server, &token_path, &poll).await;
+    assert_eq!(status, 200, "{body}");
+    let access = body["access_token"].as_str().unwrap();
+    assert_eq!(claims(access).scp.as_deref(), Some("Alert.Read"));
+    assert_eq!(claims(access).upn.as_deref(), Some(UPN));
+    assert!(body["refresh_token"].is_string() && body["client_info"].is_string());
+    assert_eq!(server.get("/api/alerts?$top=1", Some(access)).await.status(), 200);
+    let (status, body) = token_request(&server, &token_path, &poll).await;
+    assert_eq!(
+        (status, body["error_codes"][0].as_i64()),
+        (400, Some(70000)),
+        "redeemed once"
+    );
+
+    // A device code for a bad scope is refused at once.
+    let bad_scope = format!("{MDE}/Machine.Read.All");
+    let (status, body) = token_request(
+        &server,
+        &format!("/{}/oauth2/v2.0/devicecode", server.tenant()),
+        &[("client_id", client_id.as_str()), ("scope", bad_scope.as_str())],
+    )
+    .await;
+    assert_eq!((status, body["error_codes"][0].as_i64()), (400, Some(70011)));
+}

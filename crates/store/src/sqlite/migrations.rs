@@ -15,6 +15,7 @@ const MIGRATIONS: &[(i64, &str, Option<DataStep>)] = &[
         Some(fill_query_columns),
     ),
     (3, include_str!("../../migrations/sqlite/0003_users.sql"), None),
+    (4, include_str!("../../migrations/sqlite/0004_device_codes.sql"), None),
 ];
 
 pub fn run(conn: &mut Connection) -> rusqlite::Result<()> {

@@ -34,8 +34,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, ToSql, params, params_f
 use crate::query::{EntitySet, ListQuery, Page};
 
 use crate::{
-    AlertByReference, AlertDocument, AlertMachine, AppRegistration, Import, Result, SigningKeyRecord, Store,
-    StoreError, Tenant, TenantKey, Updated, UserRecord,
+    AlertByReference, AlertDocument, AlertMachine, AppRegistration, DeviceCode, Import, Result, SigningKeyRecord,
+    Store, StoreError, Tenant, TenantKey, Updated, UserRecord,
 };
 
 pub struct SqliteStore {
@@ -380,6 +380,77 @@ impl Store for SqliteStore {
                 .query_row(params![tenant.0, object_id], user_from_row)
                 .optional()
         })
+    }
+
+    async fn create_device_code(&self, code: &DeviceCode) -> Result<()> {
+        let code = code.clone();
+        self.write(move |conn| {
+            // Expired authorizations go as new ones come.
+            conn.execute("DELETE FROM device_codes WHERE expires < ?1", [Timestamp::now().0])?;
+            conn.execute(
+                "INSERT INTO device_codes (device_code, user_code, tenant, client_id, scope, expires, user_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL)",
+                params![
+                    code.device_code,
+                    code.user_code,
+                    code.tenant.0,
+                    code.client_id,
+                    code.scope,
+                    code.expires.0
+                ],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn device_code(&self, device_code: &str) -> Result<Option<DeviceCode>> {
+        self.read_fresh(|conn| {
+            conn.prepare_cached(
+                "SELECT device_code, user_code, tenant, client_id, scope, expires, user_id FROM device_codes
+                 WHERE device_code = ?1",
+            )?
+            .query_row([device_code], |row| {
+                Ok(DeviceCode {
+                    device_code: row.get(0)?,
+                    user_code: row.get(1)?,
+                    tenant: TenantKey(row.get(2)?),
+                    client_id: row.get(3)?,
+                    scope: row.get(4)?,
+                    expires: Timestamp(row.get(5)?),
+                    user_id: row.get(6)?,
+                })
+            })
+            .optional()
+        })
+    }
+
+    async fn approve_device_code(
+        &self,
+        tenant: TenantKey,
+        user_code: &str,
+        user_id: &str,
+        now: Timestamp,
+    ) -> Result<bool> {
+        let (user_code, user_id) = (user_code.to_string(), user_id.to_string());
+        self.write(move |conn| {
+            conn.execute(
+                "UPDATE device_codes SET user_id = ?3
+                 WHERE tenant = ?1 AND user_code = ?2 AND user_id IS NULL AND expires >= ?4",
+                params![tenant.0, user_code, user_id, now.0],
+            )
+            .map(|changed| changed == 1)
+        })
+        .await
+    }
+
+    async fn delete_device_code(&self, device_code: &str) -> Result<bool> {
+        let device_code = device_code.to_string();
+        self.write(move |conn| {
+            conn.execute("DELETE FROM device_codes WHERE device_code = ?1", [device_code])
+                .map(|changed| changed == 1)
+        })
+        .await
     }
 
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {

@@ -179,6 +179,77 @@ pub async fn instance_discovery(
     with_json_charset(Json(body).into_response())
 }
 
+/// `POST /{tenant}/oauth2/v2.0/devicecode`: the device flow's first step.
+pub async fn device_code(
+    State(state): State<Arc<AppState>>,
+    Path(tenant): Path<String>,
+    RequestOrigin(origin): RequestOrigin,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+    let mut request = TokenRequest::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    request.origin = origin;
+    match state.issuer.device_authorization(&tenant, &request).await {
+        Ok(authorization) => with_json_charset(
+            Json(json!({
+                "user_code": authorization.user_code,
+                "device_code": authorization.device_code,
+                "verification_uri": authorization.verification_uri,
+                "expires_in": authorization.expires_in,
+                "interval": authorization.interval,
+                "message": authorization.message,
+            }))
+            .into_response(),
+        ),
+        Err(error) => entra_error_response(&error, &headers),
+    }
+}
+
+/// The page of `/devicelogin`, with a notice above the form.
+fn device_login_page(status: StatusCode, notice: &str) -> Response {
+    let notice = notice.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    let page = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>openmde sign-in</title></head>
+<body><h1>Enter code</h1><p>{notice}</p>
+<form method=\"post\" action=\"/devicelogin\">
+<p><label>Code <input name=\"user_code\" autocomplete=\"off\" required></label></p>
+<p><label>User name <input name=\"username\" type=\"email\" required></label></p>
+<p><label>Password <input name=\"password\" type=\"password\" required></label></p>
+<p><button>Sign in</button></p></form></body></html>"
+    );
+    (status, [(CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()
+}
+
+/// `GET /devicelogin`: where the device flow sends the user.
+pub async fn device_login_form() -> Response {
+    device_login_page(StatusCode::OK, "Enter the code shown on your device, and sign in.")
+}
+
+/// `POST /devicelogin` (`user_code`, `username`, `password`): approves the device's sign-in.
+pub async fn device_login(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+    let field = |name: &str| {
+        form_urlencoded::parse(&body)
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.into_owned())
+            .unwrap_or_default()
+    };
+    match state
+        .issuer
+        .approve_device(&field("user_code"), &field("username"), &field("password"))
+        .await
+    {
+        Ok(()) => device_login_page(
+            StatusCode::OK,
+            "You have signed in on your device. You may now close this window.",
+        ),
+        Err(error) => device_login_page(
+            StatusCode::BAD_REQUEST,
+            &format!("AADSTS{}: {}", error.code, error.description),
+        ),
+    }
+}
+
 /// `GET /common/userrealm/{username}` (msal's ROPC asks first): every user is a managed one
 /// (never `Federated`, which would send msal to WS-Trust); unknown names answer the same.
 pub async fn user_realm(Path((_, username)): Path<(String, String)>) -> Response {

@@ -54,6 +54,11 @@ fn entra() -> Router<Arc<AppState>> {
         )
         .route("/{tenant}/oauth2/v2.0/token", post(identity::token_v2))
         .route("/{tenant}/oauth2/token", post(identity::token_v1))
+        .route("/{tenant}/oauth2/v2.0/devicecode", post(identity::device_code))
+        .route(
+            "/devicelogin",
+            get(identity::device_login_form).post(identity::device_login),
+        )
         .route("/{tenant}/discovery/instance", get(identity::instance_discovery))
         .route("/{tenant}/userrealm/{username}", get(identity::user_realm))
         .route("/{tenant}/discovery/v2.0/keys", get(identity::jwks))
