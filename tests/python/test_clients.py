@@ -329,3 +329,50 @@ def test_async_azure_identity_client_secret_credential(server):
             return (await credential.get_token(SCOPE)).token
 
     assert_machine(get_machine(server, asyncio.run(token())))
+
+
+def test_certificate_credentials_with_msal_and_azure_identity(server, tmp_path):
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+    from azure.identity import CertificateCredential
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "soar playbook")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+                   .not_valid_after(now + datetime.timedelta(days=30)).sign(key, hashes.SHA256()))
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    cert_pem = certificate.public_bytes(serialization.Encoding.PEM).decode()
+    cert_file = tmp_path / "cert.pem"
+    cert_file.write_text(cert_pem)
+    both = tmp_path / "both.pem"
+    both.write_text(key_pem + cert_pem)
+    subprocess.run([server["binary"], "--data-dir", server["dataDir"], "apps", "add-certificate",
+                    "--client-id", server["clientId"], "--cert", str(cert_file)], check=True, capture_output=True)
+
+    thumbprint = certificate.fingerprint(hashes.SHA1()).hex()
+    app = msal.ConfidentialClientApplication(
+        server["clientId"], client_credential={"private_key": key_pem, "thumbprint": thumbprint},
+        authority=f"{origin(server)}/{server['tenantId']}", instance_discovery=False)
+    result = app.acquire_token_for_client(scopes=[SCOPE])
+    assert "access_token" in result, result
+    assert_machine(get_machine(server, result["access_token"]))
+
+    credential = CertificateCredential(server["tenantId"], server["clientId"], certificate_path=str(both),
+                                       authority=f"127.0.0.1:{server['port']}", disable_instance_discovery=True)
+    assert_machine(get_machine(server, credential.get_token(SCOPE).token))
+
+    # A certificate the application does not have is refused.
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    other_pem = other.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption()).decode()
+    stranger = msal.ConfidentialClientApplication(
+        server["clientId"], client_credential={"private_key": other_pem, "thumbprint": "00" * 20},
+        authority=f"{origin(server)}/{server['tenantId']}", instance_discovery=False)
+    refused = stranger.acquire_token_for_client(scopes=[SCOPE])
+    assert refused.get("error") == "invalid_client" and 700027 in refused["error_codes"], refused

@@ -149,6 +149,17 @@ impl EntraError {
         )
     }
 
+    /// A client assertion that does not hold: 700027 (signature, certificate), 700021 (issuer,
+    /// audience), 700024 (time).
+    pub fn invalid_assertion(code: u32, why: &str) -> Self {
+        Self::new(
+            401,
+            "invalid_client",
+            code,
+            format!("Client assertion failed validation: {why}."),
+        )
+    }
+
     pub fn authorization_pending() -> Self {
         Self::new(
             400,

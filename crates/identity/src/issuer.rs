@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use openmde_store::{AppRegistration, DeviceCode, Store, Tenant, UserRecord};
 
+use crate::assertion;
 use crate::entra_error::EntraError;
 use crate::key_source::KeySource;
 use crate::keys::Keyring;
@@ -36,6 +37,8 @@ pub struct TokenRequest {
     pub password: Option<String>,
     pub refresh_token: Option<String>,
     pub device_code: Option<String>,
+    pub client_assertion_type: Option<String>,
+    pub client_assertion: Option<String>,
     /// `scheme://host` the client called: the base of the id token's issuer. Not a form field.
     pub origin: String,
 }
@@ -56,6 +59,8 @@ impl TokenRequest {
                 "refresh_token" => &mut request.refresh_token,
                 // msal sends the device code twice, as `device_code` and `code`.
                 "device_code" | "code" => &mut request.device_code,
+                "client_assertion_type" => &mut request.client_assertion_type,
+                "client_assertion" => &mut request.client_assertion,
                 _ => continue,
             };
             if slot.is_none() {
@@ -154,18 +159,15 @@ impl Issuer {
             return Err(EntraError::unsupported_grant(grant_type));
         }
         let app = self.client(&tenant, request).await?;
-        if grant_type == "client_credentials" {
-            self.client_secret(&app, request, true)?;
-            return self.client_credentials(&tenant, &app, version, request, now_unix);
-        }
-        let confidential = self.client_secret(&app, request, false)?;
+        let required = grant_type == "client_credentials";
+        let appidacr = self
+            .client_credential(&tenant, &app, request, required, now_unix)
+            .await?;
         match grant_type {
-            "password" => {
-                self.password(&tenant, &app, version, request, confidential, now_unix)
-                    .await
-            }
-            "refresh_token" => self.refresh(&tenant, &app, request, confidential, now_unix).await,
-            _ => self.device_code(&tenant, &app, request, confidential, now_unix).await,
+            "client_credentials" => self.client_credentials(&tenant, &app, version, request, appidacr, now_unix),
+            "password" => self.password(&tenant, &app, version, request, appidacr, now_unix).await,
+            "refresh_token" => self.refresh(&tenant, &app, request, appidacr, now_unix).await,
+            _ => self.device_code(&tenant, &app, request, appidacr, now_unix).await,
         }
     }
 
@@ -228,7 +230,7 @@ impl Issuer {
         tenant: &Tenant,
         app: &AppRegistration,
         request: &TokenRequest,
-        confidential: bool,
+        appidacr: &'static str,
         now_unix: i64,
     ) -> Result<TokenGrant, EntraError> {
         let presented = request
@@ -265,7 +267,7 @@ impl Issuer {
             app,
             &user,
             (resource, &permissions, scope),
-            confidential,
+            appidacr,
             request,
             now_unix,
         )
@@ -303,14 +305,38 @@ impl Issuer {
         }
     }
 
-    /// Checks the client's secret; without one, `Ok(false)` when `required` is not set (a
-    /// public client: every registration allows the user flows).
-    fn client_secret(&self, app: &AppRegistration, request: &TokenRequest, required: bool) -> Result<bool, EntraError> {
+    /// How the client proved who it is, as `appidacr`: "2" a certificate (client assertion),
+    /// "1" a secret, "0" nothing (a public client: every registration may use the user flows),
+    /// which `required` refuses.
+    async fn client_credential(
+        &self,
+        tenant: &Tenant,
+        app: &AppRegistration,
+        request: &TokenRequest,
+        required: bool,
+        now_unix: i64,
+    ) -> Result<&'static str, EntraError> {
+        if let Some(presented) = request.client_assertion.as_deref() {
+            if request.client_assertion_type.as_deref() != Some(assertion::JWT_BEARER) {
+                return Err(EntraError::invalid_assertion(
+                    700027,
+                    "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ));
+            }
+            let certificates = self.store.app_certificates(&app.client_id).await.map_err(unavailable)?;
+            let expected = assertion::Expected {
+                client_id: &app.client_id,
+                tenant_names: [&tenant.id, &tenant.domain],
+                now_unix,
+            };
+            assertion::verify(presented, &certificates, &expected)?;
+            return Ok("2");
+        }
         match request.client_secret.as_deref() {
-            Some(presented) if secret::matches(presented, &app.secret_sha256) => Ok(true),
+            Some(presented) if secret::matches(presented, &app.secret_sha256) => Ok("1"),
             Some(_) => Err(EntraError::wrong_secret(&app.client_id)),
             None if required => Err(EntraError::missing_credential()),
-            None => Ok(false),
+            None => Ok("0"),
         }
     }
 
@@ -320,6 +346,7 @@ impl Issuer {
         app: &AppRegistration,
         version: TokenVersion,
         request: &TokenRequest,
+        appidacr: &'static str,
         now_unix: i64,
     ) -> Result<TokenGrant, EntraError> {
         let resource = match version {
@@ -339,6 +366,7 @@ impl Issuer {
             app_name: &app.name,
             roles: &app.roles,
             audience: resource,
+            appidacr,
         };
         let token = issue_app_token(&self.keys.current(), &subject, now_unix).map_err(unavailable)?;
         Ok(TokenGrant {
@@ -355,7 +383,7 @@ impl Issuer {
         app: &AppRegistration,
         version: TokenVersion,
         request: &TokenRequest,
-        confidential: bool,
+        appidacr: &'static str,
         now_unix: i64,
     ) -> Result<TokenGrant, EntraError> {
         let username = request
@@ -391,7 +419,7 @@ impl Issuer {
             app,
             &user,
             (resource, &permissions, scope),
-            confidential,
+            appidacr,
             request,
             now_unix,
         )
@@ -403,7 +431,7 @@ impl Issuer {
         tenant: &Tenant,
         app: &AppRegistration,
         request: &TokenRequest,
-        confidential: bool,
+        appidacr: &'static str,
         now_unix: i64,
     ) -> Result<TokenGrant, EntraError> {
         let presented = request
@@ -434,7 +462,7 @@ impl Issuer {
             app,
             &user,
             (resource, &permissions, scope),
-            confidential,
+            appidacr,
             request,
             now_unix,
         )
@@ -447,7 +475,7 @@ impl Issuer {
         app: &AppRegistration,
         user: &UserRecord,
         (resource, permissions, scope): (&'static str, &[&'static str], String),
-        confidential: bool,
+        appidacr: &'static str,
         request: &TokenRequest,
         now_unix: i64,
     ) -> Result<TokenGrant, EntraError> {
@@ -460,7 +488,7 @@ impl Issuer {
             display_name: &user.display_name,
             permissions,
             audience: resource,
-            confidential,
+            appidacr,
         };
         let tokens =
             issue_user_tokens(&self.keys.current(), &subject, &request.origin, now_unix).map_err(unavailable)?;

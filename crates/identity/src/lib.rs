@@ -5,12 +5,14 @@
 //! - [`key_source`]: the keyring in use, reloaded from the store (key rotation).
 //! - [`token`]: access tokens shaped like Entra's v1 tokens for the WindowsDefenderATP resource.
 //! - [`verify`]: signature, algorithm, issuer, audience, tenant and lifetime checks.
+//! - [`assertion`]: client assertions (certificate credentials).
 //! - [`secret`]: client secrets, stored as SHA-256 and compared in constant time.
 //! - [`resource`]: the resource identifiers and permission names the API knows.
 //! - [`entra_error`]: token-endpoint errors with their AADSTS codes.
 //! - [`issuer`]: the token endpoint's grants, against the store's tenants and applications.
 //! - [`authenticator`]: from a bearer token to a [`Caller`], with a cache of verified tokens.
 
+pub mod assertion;
 pub mod authenticator;
 pub mod entra_error;
 pub mod issuer;

@@ -68,6 +68,8 @@ pub struct AppTokenSubject<'a> {
     pub app_name: &'a str,
     pub roles: &'a [String],
     pub audience: &'a str,
+    /// How the client authenticated: "1" a secret, "2" a certificate.
+    pub appidacr: &'static str,
 }
 
 #[derive(Debug, Clone)]
@@ -96,7 +98,7 @@ fn access_claims(tenant_id: &str, audience: &str, (client_id, app_name): (&str, 
         aio: Some(opaque_id()),
         app_displayname: Some(app_name.to_string()),
         appid: Some(client_id.to_string()),
-        appidacr: Some("1".into()),
+        appidacr: None,
         amr: Vec::new(),
         idp: Some(iss),
         name: None,
@@ -121,6 +123,7 @@ pub fn issue_app_token(
 ) -> Result<IssuedToken, jsonwebtoken::errors::Error> {
     let app = (subject.client_id, subject.app_name);
     let claims = AccessClaims {
+        appidacr: Some(subject.appidacr.into()),
         oid: Some(subject.object_id.to_string()),
         roles: subject.roles.to_vec(),
         sub: Some(subject.object_id.to_string()),
@@ -149,8 +152,9 @@ pub struct UserTokenSubject<'a> {
     /// Granted delegated permissions.
     pub permissions: &'a [&'static str],
     pub audience: &'a str,
-    /// Whether the client authenticated (a secret): `appidacr` 1, else 0 (a public client).
-    pub confidential: bool,
+    /// How the client authenticated: "0" not at all (a public client), "1" a secret, "2" a
+    /// certificate.
+    pub appidacr: &'static str,
 }
 
 /// The tokens of a user flow.
@@ -206,7 +210,7 @@ pub fn issue_user_tokens(
     let scp = subject.permissions.join(" ");
     let app = (subject.client_id, subject.app_name);
     let claims = AccessClaims {
-        appidacr: Some(if subject.confidential { "1" } else { "0" }.into()),
+        appidacr: Some(subject.appidacr.into()),
         amr: vec!["pwd".into()],
         name: Some(subject.display_name.to_string()),
         oid: Some(subject.object_id.to_string()),

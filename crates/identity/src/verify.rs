@@ -165,6 +165,7 @@ mod tests {
             app_name: "test",
             roles: &roles,
             audience,
+            appidacr: "1",
         };
         issue_app_token(&KEYS, &subject, now()).unwrap().access_token
     }

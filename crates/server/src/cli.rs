@@ -126,6 +126,14 @@ pub enum KeysCommand {
 pub enum AppsCommand {
     /// Register an application with application permissions; prints its credentials.
     Create(CreateAppArgs),
+    /// Let an application authenticate with a certificate (client assertions signed by its key).
+    AddCertificate {
+        #[arg(long)]
+        client_id: String,
+        /// The certificate, PEM (the first CERTIFICATE block is taken).
+        #[arg(long)]
+        cert: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -35,6 +35,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve_command(data_dir, args).await,
         Command::Apps(AppsCommand::Create(args)) => create_app(data_dir, args).await,
+        Command::Apps(AppsCommand::AddCertificate { client_id, cert }) => {
+            add_certificate(data_dir, &client_id, &cert).await
+        }
         Command::Keys(command) => keys(data_dir, command).await,
         Command::Users(UsersCommand::Create(args)) => create_user(data_dir, args).await,
         Command::Import(args) => import(data_dir, args).await,
@@ -152,6 +155,21 @@ async fn create_app(data_dir: DataDir, args: CreateAppArgs) -> anyhow::Result<()
             credentials.roles.join(" ")
         );
     }
+    Ok(())
+}
+
+async fn add_certificate(data_dir: DataDir, client_id: &str, cert: &std::path::Path) -> anyhow::Result<()> {
+    use openmde_store::Store;
+    let pem = std::fs::read_to_string(cert).with_context(|| format!("cannot read {}", cert.display()))?;
+    let der = crate::tls::first_certificate_der(&pem)
+        .with_context(|| format!("{} holds no PEM CERTIFICATE block", cert.display()))?;
+    let store = data_dir.open_store()?;
+    anyhow::ensure!(store.app(client_id).await?.is_some(), "no application {client_id}");
+    store.add_app_certificate(client_id, &der).await?;
+    println!(
+        "application {client_id} may now authenticate with the certificate of {}",
+        cert.display()
+    );
     Ok(())
 }
 

@@ -113,3 +113,15 @@ pub fn from_files(cert: &Path, key: &Path) -> anyhow::Result<TlsMaterial> {
         key_pem: std::fs::read_to_string(key).with_context(|| format!("cannot read {}", key.display()))?,
     })
 }
+
+/// The DER bytes of the first `CERTIFICATE` block of a PEM text.
+pub fn first_certificate_der(pem: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let body = pem
+        .split("-----BEGIN CERTIFICATE-----")
+        .nth(1)?
+        .split("-----END CERTIFICATE-----")
+        .next()?;
+    let base64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD.decode(base64).ok()
+}

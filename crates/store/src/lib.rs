@@ -34,6 +34,10 @@ pub trait Store: Send + Sync + 'static {
     async fn app(&self, client_id: &str) -> Result<Option<AppRegistration>>;
     async fn create_app(&self, app: &AppRegistration) -> Result<()>;
 
+    /// Registers a certificate (DER) the application may sign client assertions with.
+    async fn add_app_certificate(&self, client_id: &str, certificate_der: &[u8]) -> Result<()>;
+    async fn app_certificates(&self, client_id: &str) -> Result<Vec<Vec<u8>>>;
+
     async fn create_user(&self, user: &UserRecord) -> Result<()>;
     /// A user by user principal name, in any tenant (names are unique across tenants).
     async fn user_by_upn(&self, upn: &str) -> Result<Option<UserRecord>>;

@@ -481,3 +481,149 @@ async fn discovery_documents_point_at_this_server() {
         .await;
     entra_error(unknown, 400, "invalid_tenant", 90002).await;
 }
+
+mod certificates {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use jsonwebtoken::{Algorithm, EncodingKey};
+    use serde_json::{Value, json};
+
+    use crate::helpers::{TestServer, claims, now};
+
+    const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+    /// A self-signed RSA certificate (DER) and its private key (PEM).
+    fn certificate() -> (Vec<u8>, String) {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["soar.example".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        (cert.der().to_vec(), key.serialize_pem())
+    }
+
+    fn thumbprint(algorithm: &'static aws_lc_rs::digest::Algorithm, der: &[u8]) -> String {
+        URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(algorithm, der))
+    }
+
+    /// An assertion signed over exactly the text sent; `pad` adds base64 padding to the segments.
+    fn assertion(header: &Value, claims: &Value, key_pem: &str, algorithm: Algorithm, pad: bool) -> String {
+        let encode = |value: &Value| {
+            let mut text = URL_SAFE_NO_PAD.encode(value.to_string());
+            while pad && !text.len().is_multiple_of(4) {
+                text.push('=');
+            }
+            text
+        };
+        let signed = format!("{}.{}", encode(header), encode(claims));
+        let key = EncodingKey::from_rsa_pem(key_pem.as_bytes()).unwrap();
+        let signature = jsonwebtoken::crypto::sign(signed.as_bytes(), &key, algorithm).unwrap();
+        format!("{signed}.{signature}")
+    }
+
+    async fn post(server: &TestServer, path: &str, form: &[(&str, &str)]) -> (u16, Value) {
+        let response = server.client.post(server.url(path)).form(form).send().await.unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn applications_authenticate_with_a_registered_certificate() {
+        let server = TestServer::start().await;
+        let (der, key) = certificate();
+        let client_id = server.credentials.client_id.clone();
+        server.store().add_app_certificate(&client_id, &der).await.unwrap();
+        let v2 = format!("/{}/oauth2/v2.0/token", server.tenant());
+        let audience = format!("https://{}{v2}", server.https);
+        let now = now() as f64;
+        let good_claims = json!({"aud": audience, "iss": client_id, "sub": client_id, "jti": "1",
+            "exp": now + 600.5, "nbf": now - 0.25, "iat": now});
+        let header = json!({"alg": "RS256", "typ": "JWT", "x5t#S256": thumbprint(&aws_lc_rs::digest::SHA256, &der)});
+        let scope = "https://api.securitycenter.microsoft.com/.default";
+        let grant = |assertion: String| {
+            vec![
+                ("grant_type", "client_credentials".to_string()),
+                ("client_id", client_id.clone()),
+                ("client_assertion_type", JWT_BEARER.to_string()),
+                ("client_assertion", assertion),
+                ("scope", scope.to_string()),
+            ]
+        };
+        let send = |form: Vec<(&'static str, String)>, path: String| {
+            let server = &server;
+            async move {
+                let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                post(server, &path, &form).await
+            }
+        };
+
+        let (status, body) = send(
+            grant(assertion(&header, &good_claims, &key, Algorithm::RS256, false)),
+            v2.clone(),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            claims(body["access_token"].as_str().unwrap()).appidacr.as_deref(),
+            Some("2")
+        );
+
+        // PS256, the SHA-1 thumbprint, padded segments, the v1 endpoint and the tenant's domain.
+        let v1 = "/contoso.onmicrosoft.com/oauth2/token".to_string();
+        let v1_claims = json!({"aud": format!("https://login.microsoftonline.com{v1}"), "iss": client_id,
+            "sub": client_id, "exp": now + 600.0});
+        let sha1_header =
+            json!({"alg": "PS256", "x5t": thumbprint(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, &der)});
+        let mut form = grant(assertion(&sha1_header, &v1_claims, &key, Algorithm::PS256, true));
+        form.pop();
+        form.push(("resource", "https://api.securitycenter.microsoft.com".into()));
+        let (status, body) = send(form, v1).await;
+        assert_eq!(status, 200, "{body}");
+
+        let (other_der, other_key) = certificate();
+        let other_header = json!({"alg": "RS256", "x5t#S256": thumbprint(&aws_lc_rs::digest::SHA256, &other_der)});
+        let signed_by_other = assertion(&header, &good_claims, &other_key, Algorithm::RS256, false);
+        let good = assertion(&header, &good_claims, &key, Algorithm::RS256, false);
+        let mut parts: Vec<String> = good.split('.').map(str::to_string).collect();
+        parts[1] = URL_SAFE_NO_PAD
+            .encode(json!({"aud": audience, "iss": client_id, "sub": client_id, "exp": now + 9e6}).to_string());
+        let tampered = parts.join(".");
+        let with = |changes: Value| {
+            let mut claims = good_claims.clone();
+            claims
+                .as_object_mut()
+                .unwrap()
+                .extend(changes.as_object().unwrap().clone());
+            assertion(&header, &claims, &key, Algorithm::RS256, false)
+        };
+        for (case, sent, code) in [
+            (
+                "unregistered certificate",
+                assertion(&other_header, &good_claims, &other_key, Algorithm::RS256, false),
+                700027,
+            ),
+            ("signed by another key", signed_by_other, 700027),
+            ("tampered payload", tampered, 700027),
+            ("expired", with(json!({"exp": now - 120.0})), 700024),
+            ("not yet valid", with(json!({"nbf": now + 600.0})), 700024),
+            (
+                "another audience",
+                with(json!({"aud": "https://login.microsoftonline.com/other/oauth2/v2.0/token"})),
+                700021,
+            ),
+            ("another issuer", with(json!({"iss": "someone"})), 700021),
+            ("not a JWT", "abc".to_string(), 700027),
+        ] {
+            let (status, body) = send(grant(sent), v2.clone()).await;
+            assert_eq!(
+                (status, body["error"].as_str()),
+                (401, Some("invalid_client")),
+                "{case}: {body}"
+            );
+            assert_eq!(body["error_codes"][0], code, "{case}: {body}");
+        }
+        let mut wrong_type = grant(good);
+        wrong_type[2].1 = "urn:other".into();
+        let (status, body) = send(wrong_type, v2).await;
+        assert_eq!((status, body["error_codes"][0].as_i64()), (401, Some(700027)));
+    }
+}

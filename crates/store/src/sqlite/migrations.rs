@@ -16,6 +16,11 @@ const MIGRATIONS: &[(i64, &str, Option<DataStep>)] = &[
     ),
     (3, include_str!("../../migrations/sqlite/0003_users.sql"), None),
     (4, include_str!("../../migrations/sqlite/0004_device_codes.sql"), None),
+    (
+        5,
+        include_str!("../../migrations/sqlite/0005_app_certificates.sql"),
+        None,
+    ),
 ];
 
 pub fn run(conn: &mut Connection) -> rusqlite::Result<()> {

@@ -346,6 +346,28 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn add_app_certificate(&self, client_id: &str, certificate_der: &[u8]) -> Result<()> {
+        let (client_id, der) = (client_id.to_ascii_lowercase(), certificate_der.to_vec());
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT OR IGNORE INTO app_certificates (client_id, certificate_der, created) VALUES (?1, ?2, ?3)",
+                params![client_id, der, Timestamp::now().0],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn app_certificates(&self, client_id: &str) -> Result<Vec<Vec<u8>>> {
+        self.read_fresh(|conn| {
+            conn.prepare_cached(
+                "SELECT certificate_der FROM app_certificates WHERE client_id = lower(?1) ORDER BY created",
+            )?
+            .query_map([client_id], |row| row.get(0))?
+            .collect()
+        })
+    }
+
     async fn create_user(&self, user: &UserRecord) -> Result<()> {
         let user = user.clone();
         self.write(move |conn| {
