@@ -80,6 +80,17 @@ pub struct TokenGrant {
     pub user: Option<UserGrant>,
 }
 
+/// One token request being granted: the tenant, the client and how it authenticated.
+#[derive(Clone, Copy)]
+struct Client<'a> {
+    tenant: &'a Tenant,
+    app: &'a AppRegistration,
+    request: &'a TokenRequest,
+    /// "0" a public client, "1" a secret, "2" a certificate.
+    appidacr: &'static str,
+    now_unix: i64,
+}
+
 /// The grant type of the device code flow.
 pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 /// Entra's figures: 15 minutes to sign in, a poll every 5 seconds.
@@ -163,11 +174,18 @@ impl Issuer {
         let appidacr = self
             .client_credential(&tenant, &app, request, required, now_unix)
             .await?;
+        let client = Client {
+            tenant: &tenant,
+            app: &app,
+            request,
+            appidacr,
+            now_unix,
+        };
         match grant_type {
-            "client_credentials" => self.client_credentials(&tenant, &app, version, request, appidacr, now_unix),
-            "password" => self.password(&tenant, &app, version, request, appidacr, now_unix).await,
-            "refresh_token" => self.refresh(&tenant, &app, request, appidacr, now_unix).await,
-            _ => self.device_code(&tenant, &app, request, appidacr, now_unix).await,
+            "client_credentials" => self.client_credentials(client, version),
+            "password" => self.password(client, version).await,
+            "refresh_token" => self.refresh(client).await,
+            _ => self.device_code(client).await,
         }
     }
 
@@ -225,14 +243,10 @@ impl Issuer {
         }
     }
 
-    async fn device_code(
-        &self,
-        tenant: &Tenant,
-        app: &AppRegistration,
-        request: &TokenRequest,
-        appidacr: &'static str,
-        now_unix: i64,
-    ) -> Result<TokenGrant, EntraError> {
+    async fn device_code(&self, client: Client<'_>) -> Result<TokenGrant, EntraError> {
+        let Client {
+            tenant, app, request, ..
+        } = client;
         let presented = request
             .device_code
             .as_deref()
@@ -262,15 +276,7 @@ impl Issuer {
             .map_err(unavailable)?
             .ok_or_else(EntraError::invalid_device_code)?;
         let (resource, permissions, scope) = delegated_scopes(&code.scope)?;
-        self.user_grant(
-            tenant,
-            app,
-            &user,
-            (resource, &permissions, scope),
-            appidacr,
-            request,
-            now_unix,
-        )
+        self.user_grant(client, &user, (resource, &permissions, scope))
     }
 
     /// The user named `username` if `password` is theirs, in the time of one argon2 check
@@ -340,15 +346,14 @@ impl Issuer {
         }
     }
 
-    fn client_credentials(
-        &self,
-        tenant: &Tenant,
-        app: &AppRegistration,
-        version: TokenVersion,
-        request: &TokenRequest,
-        appidacr: &'static str,
-        now_unix: i64,
-    ) -> Result<TokenGrant, EntraError> {
+    fn client_credentials(&self, client: Client<'_>, version: TokenVersion) -> Result<TokenGrant, EntraError> {
+        let Client {
+            tenant,
+            app,
+            request,
+            appidacr,
+            now_unix,
+        } = client;
         let resource = match version {
             TokenVersion::V2 => {
                 let scope = request
@@ -377,15 +382,8 @@ impl Issuer {
     }
 
     /// ROPC: a user's name and password for delegated tokens.
-    async fn password(
-        &self,
-        tenant: &Tenant,
-        app: &AppRegistration,
-        version: TokenVersion,
-        request: &TokenRequest,
-        appidacr: &'static str,
-        now_unix: i64,
-    ) -> Result<TokenGrant, EntraError> {
+    async fn password(&self, client: Client<'_>, version: TokenVersion) -> Result<TokenGrant, EntraError> {
+        let Client { tenant, request, .. } = client;
         let username = request
             .username
             .as_deref()
@@ -414,26 +412,14 @@ impl Issuer {
         let user = Some(self.user_with_password(username, password).await?)
             .filter(|user| user.tenant == tenant.key)
             .ok_or_else(EntraError::invalid_credentials)?;
-        self.user_grant(
-            tenant,
-            app,
-            &user,
-            (resource, &permissions, scope),
-            appidacr,
-            request,
-            now_unix,
-        )
+        self.user_grant(client, &user, (resource, &permissions, scope))
     }
 
     /// A refresh token of this client for new tokens of the same grant.
-    async fn refresh(
-        &self,
-        tenant: &Tenant,
-        app: &AppRegistration,
-        request: &TokenRequest,
-        appidacr: &'static str,
-        now_unix: i64,
-    ) -> Result<TokenGrant, EntraError> {
+    async fn refresh(&self, client: Client<'_>) -> Result<TokenGrant, EntraError> {
+        let Client {
+            tenant, app, request, ..
+        } = client;
         let presented = request
             .refresh_token
             .as_deref()
@@ -457,28 +443,22 @@ impl Issuer {
                 (resource, permissions, claims.scp.clone())
             }
         };
-        self.user_grant(
-            tenant,
-            app,
-            &user,
-            (resource, &permissions, scope),
-            appidacr,
-            request,
-            now_unix,
-        )
+        self.user_grant(client, &user, (resource, &permissions, scope))
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn user_grant(
         &self,
-        tenant: &Tenant,
-        app: &AppRegistration,
+        client: Client<'_>,
         user: &UserRecord,
         (resource, permissions, scope): (&'static str, &[&'static str], String),
-        appidacr: &'static str,
-        request: &TokenRequest,
-        now_unix: i64,
     ) -> Result<TokenGrant, EntraError> {
+        let Client {
+            tenant,
+            app,
+            request,
+            appidacr,
+            now_unix,
+        } = client;
         let subject = UserTokenSubject {
             tenant_id: &tenant.id,
             client_id: &app.client_id,

@@ -187,9 +187,7 @@ pub async fn device_code(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
-    let mut request = TokenRequest::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    request.origin = origin;
+    let request = token_request(&body, origin);
     match state.issuer.device_authorization(&tenant, &request).await {
         Ok(authorization) => with_json_charset(
             Json(json!({
@@ -336,14 +334,20 @@ async fn grant(
     (origin, headers): (&str, &HeaderMap),
     body: &[u8],
 ) -> Result<TokenGrant, EntraError> {
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
-    let mut request = TokenRequest::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    request.origin = origin.to_string();
+    let mut request = token_request(body, origin.to_string());
     if let Some((client_id, secret)) = basic_credentials(headers) {
         request.client_id.get_or_insert(client_id);
         request.client_secret.get_or_insert(secret);
     }
     state.issuer.grant(tenant, version, &request, now_unix()).await
+}
+
+/// The form fields of a token-endpoint request, and the origin the client called.
+fn token_request(body: &[u8], origin: String) -> TokenRequest {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
+    let mut request = TokenRequest::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    request.origin = origin;
+    request
 }
 
 /// `Authorization: Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 §2.3.1).
