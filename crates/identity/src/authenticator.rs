@@ -9,6 +9,7 @@ use std::sync::{Arc, RwLock};
 
 use openmde_store::{Store, StoreError, TenantKey};
 
+use crate::external::TrustedIssuer;
 use crate::key_source::KeySource;
 use crate::verify::{Principal, TokenError, Verifier};
 
@@ -34,14 +35,16 @@ pub struct Authenticator {
     store: Arc<dyn Store>,
     keys: Arc<KeySource>,
     verifier: Verifier,
+    trusted: Vec<Arc<TrustedIssuer>>,
     verified: RwLock<HashMap<Box<str>, Arc<Caller>>>,
 }
 
 impl Authenticator {
-    pub fn new(store: Arc<dyn Store>, keys: Arc<KeySource>) -> Self {
+    pub fn new(store: Arc<dyn Store>, keys: Arc<KeySource>, trusted: Vec<Arc<TrustedIssuer>>) -> Self {
         Authenticator {
             store,
             keys,
+            trusted,
             verifier: Verifier::default(),
             verified: RwLock::default(),
         }
@@ -62,7 +65,11 @@ impl Authenticator {
                 Err(TokenError::Expired.into())
             };
         }
-        let principal = self.verifier.verify(&self.keys.current(), token)?;
+        let issuer = crate::external::unverified_issuer(token);
+        let principal = match self.trusted.iter().find(|t| Some(&t.issuer) == issuer.as_ref()) {
+            Some(trusted) => trusted.verify(token)?,
+            None => self.verifier.verify(&self.keys.current(), token)?,
+        };
         let tenant = self
             .store
             .tenant(&principal.tenant_id)

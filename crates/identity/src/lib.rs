@@ -10,11 +10,13 @@
 //! - [`resource`]: the resource identifiers and permission names the API knows.
 //! - [`entra_error`]: token-endpoint errors with their AADSTS codes.
 //! - [`issuer`]: the token endpoint's grants, against the store's tenants and applications.
+//! - [`external`]: tokens of another issuer (a real Entra tenant, Keycloak), trusted by configuration.
 //! - [`authenticator`]: from a bearer token to a [`Caller`], with a cache of verified tokens.
 
 pub mod assertion;
 pub mod authenticator;
 pub mod entra_error;
+pub mod external;
 pub mod issuer;
 pub mod key_source;
 pub mod keys;
@@ -26,6 +28,7 @@ pub mod verify;
 
 pub use authenticator::{Authenticator, Caller};
 pub use entra_error::EntraError;
+pub use external::TrustedIssuer;
 pub use issuer::{DeviceAuthorization, Issuer, TokenGrant, TokenRequest, TokenVersion};
 pub use key_source::{KeySource, KeySourceError};
 pub use keys::{Keyring, SigningKey};

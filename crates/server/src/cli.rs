@@ -74,6 +74,10 @@ pub struct ServeArgs {
     /// Override one API's limits, e.g. `alerts.machine=100/min,1500/h` (repeatable).
     #[arg(long = "rate-limit", env = "OPENMDE_RATE_LIMITS", value_delimiter = ';')]
     pub rate_limits: Vec<String>,
+    /// A JSON file naming an external issuer (a real Entra tenant, Keycloak) whose tokens the
+    /// API accepts: `{"issuer", "jwks" (URL or file), "audiences", "tenant"}` (repeatable).
+    #[arg(long = "trust-issuer", env = "OPENMDE_TRUSTED_ISSUERS", value_delimiter = ';')]
+    pub trusted_issuers: Vec<PathBuf>,
     /// Seconds a new signing key (`openmde keys rotate`) is published before it signs.
     #[arg(long, env = "OPENMDE_KEY_ACTIVATION_DELAY", default_value_t = 3600, value_parser = clap::value_parser!(i64).range(0..=31_536_000))]
     pub key_activation_delay: i64,

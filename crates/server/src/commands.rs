@@ -73,6 +73,7 @@ pub fn serve_options(data_dir: DataDir, args: &ServeArgs) -> anyhow::Result<Serv
         rate_limits,
         key_activation_delay_seconds: args.key_activation_delay,
         key_reload_interval: serve::KEY_RELOAD_INTERVAL,
+        trusted_issuers: args.trusted_issuers.clone(),
     })
 }
 

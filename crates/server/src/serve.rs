@@ -31,6 +31,8 @@ pub struct ServeOptions {
     pub key_activation_delay_seconds: i64,
     /// How often the signing keys are read again from the store.
     pub key_reload_interval: std::time::Duration,
+    /// Files that each describe an external issuer whose tokens the API accepts.
+    pub trusted_issuers: Vec<PathBuf>,
 }
 
 /// How often a running server reads the signing keys again: the bound on how long a key added
@@ -61,9 +63,13 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<RunningServer> {
     let store: Arc<dyn Store> = store;
     let keys = Arc::new(KeySource::load(Arc::clone(&store), options.key_activation_delay_seconds).await?);
     keys.reload_every(options.key_reload_interval);
+    let mut trusted = Vec::with_capacity(options.trusted_issuers.len());
+    for file in &options.trusted_issuers {
+        trusted.push(crate::trusted::load(store.as_ref(), file).await?);
+    }
     let state = Arc::new(AppState::new(
         Arc::clone(&store),
-        keys,
+        (keys, trusted),
         Arc::new(MemoryLimiter::default()),
         options.rate_limits.clone(),
         options.retention_days,

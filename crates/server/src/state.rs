@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use openmde_identity::{Authenticator, Caller, Issuer, KeySource};
+use openmde_identity::{Authenticator, Caller, Issuer, KeySource, TrustedIssuer};
 use openmde_ratelimit::{Decision, LimitKey, RateLimiter, Window};
 use openmde_store::Store;
 
@@ -144,14 +144,14 @@ pub struct AppState {
 impl AppState {
     pub fn new(
         store: Arc<dyn Store>,
-        keys: Arc<KeySource>,
+        (keys, trusted): (Arc<KeySource>, Vec<Arc<TrustedIssuer>>),
         limiter: Arc<dyn RateLimiter>,
         limits: RateLimits,
         retention_days: i64,
     ) -> Self {
         AppState {
             issuer: Issuer::new(Arc::clone(&store), Arc::clone(&keys)),
-            authenticator: Authenticator::new(Arc::clone(&store), keys),
+            authenticator: Authenticator::new(Arc::clone(&store), keys, trusted),
             store,
             limiter,
             limits,

@@ -32,6 +32,7 @@ pub fn options(dir: &std::path::Path) -> ServeOptions {
         rate_limits: RateLimits::off(),
         key_activation_delay_seconds: 3600,
         key_reload_interval: serve::KEY_RELOAD_INTERVAL,
+        trusted_issuers: Vec::new(),
     }
 }
 

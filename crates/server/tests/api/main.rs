@@ -4,6 +4,7 @@
 mod alert_machine;
 mod cli;
 mod entities;
+mod external;
 mod helpers;
 mod import;
 mod lists;
