@@ -61,6 +61,11 @@ pub struct Credentials {
     /// An alert of the demo fleet whose machine can be fetched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample_alert_id: Option<String>,
+    /// The demo user, for the password and device code flows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_principal_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_password: Option<String>,
 }
 
 impl Credentials {
@@ -185,11 +190,16 @@ pub async fn create_app(
         tenant_domain: Some(tenant.domain.clone()),
         roles,
         sample_alert_id: None,
+        user_principal_name: None,
+        user_password: None,
     })
 }
 
 /// On an empty store: the demo tenant and application, and the fleet unless `demo` is off.
 /// Returns the new credentials, also written to `credentials.json`.
+/// The user created on first start.
+pub const DEMO_USER: &str = "analyst@contoso.onmicrosoft.com";
+
 pub async fn first_start(store: &dyn Store, dir: &DataDir, demo: bool) -> anyhow::Result<Option<Credentials>> {
     if !store.tenants().await?.is_empty() {
         return Ok(None);
@@ -208,6 +218,9 @@ pub async fn first_start(store: &dyn Store, dir: &DataDir, demo: bool) -> anyhow
         &resource::machine_and_alert_permissions(),
     )
     .await?;
+    let user = create_user(store, &tenant, DEMO_USER, "Demo Analyst", None).await?;
+    credentials.user_principal_name = Some(user.upn);
+    credentials.user_password = Some(user.password);
     if demo {
         let fleet = Fleet {
             machines: DEMO_MACHINES,

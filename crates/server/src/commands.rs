@@ -112,6 +112,9 @@ fn print_banner(data_dir: &DataDir, server: &RunningServer) {
                 c.client_secret,
                 data_dir.credentials().display()
             ));
+            if let (Some(upn), Some(password)) = (&c.user_principal_name, &c.user_password) {
+                out.push_str(&format!("  demo user:      {upn}  password: {password}\n"));
+            }
             out.push_str(&format!(
                 "\nTry it with curl:\n  TOKEN=$(curl -s --cacert {ca} {origin}/{tid}/oauth2/v2.0/token \\\n    \
                  -d grant_type=client_credentials -d client_id={} --data-urlencode 'client_secret={}' \\\n    \

@@ -27,9 +27,31 @@ async fn first_start_writes_private_credentials_and_the_demo_fleet() {
         assert_eq!(std::fs::metadata(ca_key).unwrap().permissions().mode() & 0o777, 0o600);
     }
     let stored: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    for field in ["tenantId", "clientId", "clientSecret", "sampleAlertId"] {
+    for field in [
+        "tenantId",
+        "clientId",
+        "clientSecret",
+        "sampleAlertId",
+        "userPrincipalName",
+        "userPassword",
+    ] {
         assert!(stored[field].is_string(), "{field}");
     }
+    // The demo user signs in with the printed password.
+    let response = server
+        .client
+        .post(server.url(&format!("/{}/oauth2/v2.0/token", server.tenant())))
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", stored["clientId"].as_str().unwrap()),
+            ("username", stored["userPrincipalName"].as_str().unwrap()),
+            ("password", stored["userPassword"].as_str().unwrap()),
+            ("scope", "https://api.securitycenter.microsoft.com/Machine.Read"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
     let (machines, alerts) = counts(&server).await;
     assert_eq!((machines, alerts), (50, 200));
     // A restart keeps the same tenant, CA and data, and creates nothing new.
