@@ -394,3 +394,113 @@ async fn every_error_has_its_own_target_and_unknown_routes_use_the_envelope() {
         .unwrap();
     assert_mde_error(post, 405, "MethodNotAllowed").await;
 }
+
+#[tokio::test]
+async fn no_endpoint_reaches_another_tenants_data() {
+    let server = TestServer::start().await;
+    let roles = [
+        "Alert.ReadWrite.All",
+        "Machine.ReadWrite.All",
+        "User.Read.All",
+        "File.Read.All",
+        "Ip.Read.All",
+        "URL.Read.All",
+    ];
+    let foreign = server.other_tenant_token(&roles).await;
+    let alert = server.sample_alert().to_string();
+    let own = server.token().await;
+    let machine: Value = server.get_json(&machine_path(&alert), &own).await;
+    let machine_id = machine["id"].as_str().unwrap().to_string();
+    let dns_name = machine["computerDnsName"].as_str().unwrap().to_string();
+    let reads = [
+        format!("/api/alerts/{alert}"),
+        format!("/api/alerts/{alert}/machine"),
+        format!("/api/alerts/{alert}/user"),
+        format!("/api/alerts/{alert}/files"),
+        format!("/api/alerts/{alert}/ips"),
+        format!("/api/alerts/{alert}/domains"),
+        format!("/api/machines/{machine_id}"),
+        format!("/api/machines/{dns_name}"),
+        format!("/api/machines/{machine_id}/alerts"),
+        format!("/api/machines/{machine_id}/alerts/$count"),
+        format!("/api/machines/{machine_id}/logonusers"),
+        "/api/machines".to_string(),
+    ];
+    for path in &reads {
+        assert_mde_error(server.get(path, Some(&foreign)).await, 404, "ResourceNotFound").await;
+    }
+    // Lists of the other tenant are empty, not the demo tenant's.
+    for path in [
+        "/api/alerts",
+        "/api/machines/findbytag?tag=VIP&useStartsWithFilter=true",
+    ] {
+        let body: Value = server.get_json(path, &foreign).await;
+        assert_eq!(body["value"], serde_json::json!([]), "{path}");
+    }
+    assert_eq!(
+        server
+            .get("/api/alerts/$count", Some(&foreign))
+            .await
+            .text()
+            .await
+            .unwrap(),
+        "0"
+    );
+    // Writes find nothing either, and change nothing.
+    let writes = [
+        (
+            reqwest::Method::PATCH,
+            format!("/api/alerts/{alert}"),
+            r#"{"status":"Resolved"}"#.to_string(),
+        ),
+        (
+            reqwest::Method::POST,
+            "/api/alerts/batchUpdate".into(),
+            format!(r#"{{"alertIds":["{alert}"],"status":"Resolved"}}"#),
+        ),
+        (
+            reqwest::Method::PATCH,
+            format!("/api/machines/{machine_id}"),
+            r#"{"machineTags":["x"]}"#.into(),
+        ),
+        (
+            reqwest::Method::POST,
+            format!("/api/machines/{machine_id}/tags"),
+            r#"{"Value":"x","Action":"Add"}"#.into(),
+        ),
+        (
+            reqwest::Method::POST,
+            format!("/api/machines/{machine_id}/setDeviceValue"),
+            r#"{"DeviceValue":"High"}"#.into(),
+        ),
+        (
+            reqwest::Method::POST,
+            "/api/machines/AddOrRemoveTagForMultipleMachines".into(),
+            format!(r#"{{"Value":"x","Action":"Add","MachineIds":["{machine_id}"]}}"#),
+        ),
+        (
+            reqwest::Method::POST,
+            "/api/alerts/CreateAlertByReference".into(),
+            format!(
+                r#"{{"machineId":"{machine_id}","severity":"Low","title":"t","description":"d","recommendedAction":"r","eventTime":"2024-01-01T00:00:00Z","reportId":"1","category":"Exploit"}}"#
+            ),
+        ),
+    ];
+    for (method, path, body) in &writes {
+        let response = server
+            .client
+            .request(method.clone(), server.url(path))
+            .bearer_auth(&foreign)
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_mde_error(response, 404, "ResourceNotFound").await;
+    }
+    let after: Value = server.get_json(&format!("/api/alerts/{alert}"), &own).await;
+    assert_ne!(after["status"], "Resolved");
+    let machine_after: Value = server.get_json(&format!("/api/machines/{machine_id}"), &own).await;
+    assert_eq!(machine_after["machineTags"], machine["machineTags"]);
+    assert_eq!(machine_after["deviceValue"], machine["deviceValue"]);
+}
