@@ -1,7 +1,7 @@
 //! Extractors whose rejections use the MDE error envelope instead of axum's plain text.
 
 use crate::http::error::ApiError;
-use crate::http::list::ListOptions;
+use crate::http::list::{parse_query, select_only};
 use axum::extract::FromRequestParts;
 use axum::extract::rejection::PathRejection;
 use axum::http::StatusCode;
@@ -23,8 +23,12 @@ pub struct SelectOnly(pub Option<Vec<String>>);
 impl<S: Send + Sync> FromRequestParts<S> for SelectOnly {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let options = ListOptions::from_request_parts(parts, state).await?;
-        Ok(SelectOnly(options.select_only()?.map(<[String]>::to_vec)))
+    /// Reads only the query string: single-entity routes are the hot path, and need no more.
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let Some(query) = parts.uri.query().filter(|q| !q.is_empty()) else {
+            return Ok(SelectOnly(None));
+        };
+        let options = parse_query(query)?;
+        Ok(SelectOnly(select_only(&options)?.map(<[String]>::to_vec)))
     }
 }

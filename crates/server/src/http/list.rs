@@ -36,13 +36,28 @@ impl<S: Send + Sync> FromRequestParts<S> for ListOptions {
             Err(never) => match never {},
         };
         let raw_query = uri.query().unwrap_or_default().to_string();
-        let options =
-            QueryOptions::parse(&raw_query, &Limits::default()).map_err(|e| ApiError::odata(e.to_string()))?;
+        let options = parse_query(&raw_query)?;
         Ok(ListOptions {
             options,
             path: uri.path().to_string(),
             raw_query,
         })
+    }
+}
+
+/// A raw query string's OData options, or 400 `ODataError`.
+pub fn parse_query(query: &str) -> Result<QueryOptions, ApiError> {
+    QueryOptions::parse(query, &Limits::default()).map_err(|e| ApiError::odata(e.to_string()))
+}
+
+/// The `$select` of `options`, refusing the collection options, as OData services do on a
+/// single entity.
+pub fn select_only(options: &QueryOptions) -> Result<Option<&[String]>, ApiError> {
+    match options.given().into_iter().find(|o| *o != "$select") {
+        Some(refused) => Err(ApiError::odata(format!(
+            "the query option '{refused}' cannot be used on a single entity"
+        ))),
+        None => Ok(options.select.as_deref()),
     }
 }
 
@@ -58,12 +73,7 @@ pub struct List {
 impl ListOptions {
     /// `$select`, refusing the collection options, as OData services do on a single entity.
     pub fn select_only(&self) -> Result<Option<&[String]>, ApiError> {
-        match self.options.given().into_iter().find(|o| *o != "$select") {
-            Some(refused) => Err(ApiError::odata(format!(
-                "the query option '{refused}' cannot be used on a single entity"
-            ))),
-            None => Ok(self.options.select.as_deref()),
-        }
+        select_only(&self.options)
     }
 
     /// Refuses every option but `$filter` (for `/$count` and the lists that take no paging).
@@ -263,25 +273,19 @@ impl List {
             body.push_str(&Value::String(link).to_string());
         }
         body.push_str(",\"value\":[");
-        for (i, row) in page.rows.iter().enumerate() {
+        for (i, row) in page.rows.into_iter().enumerate() {
             if i > 0 {
                 body.push(',');
             }
-            let expanded = match &row.evidence {
-                Some(evidence) => Some(
-                    AlertDocument {
-                        doc: row.doc.clone(),
-                        evidence: evidence.clone(),
-                    }
+            let document = match row.evidence {
+                Some(evidence) => AlertDocument { doc: row.doc, evidence }
                     .with_evidence()
                     .ok_or_else(unreadable)?,
-                ),
-                None => None,
+                None => row.doc,
             };
-            let document = expanded.as_deref().unwrap_or(&row.doc);
             match &self.projection {
-                Some(projection) => body.push_str(&projection.apply(document).ok_or_else(unreadable)?),
-                None => body.push_str(document),
+                Some(projection) => body.push_str(&projection.apply(&document).ok_or_else(unreadable)?),
+                None => body.push_str(&document),
             }
         }
         body.push_str("]}");

@@ -12,7 +12,7 @@ use rusqlite::{Connection, params_from_iter};
 
 use crate::TenantKey;
 use crate::query::{
-    Condition, Cursor, Direction, EntitySet, FieldType, ListQuery, Page, Row, Scalar, Scope, Subject, Target,
+    Condition, Cursor, Direction, EntitySet, Field, FieldType, ListQuery, Page, Row, Scalar, Scope, Subject, Target,
 };
 
 /// A statement's text and its parameters, built together.
@@ -91,7 +91,7 @@ impl Sql {
     /// The SQL expression a target reads.
     fn target(&self, target: &Target) -> String {
         let read = match &target.subject {
-            Subject::Column(field) => format!("t.{}", field.column.unwrap_or("id")),
+            Subject::Column(field) => column(field),
             Subject::Element => "e.value".to_string(),
             Subject::ElementMember(name) => match target.field_type {
                 // Elements keep enum names; compare their member values, as columns hold them.
@@ -236,21 +236,21 @@ impl Sql {
         let mut alternatives = Vec::with_capacity(query.order.len() + 1);
         let mut equal_so_far: Vec<String> = Vec::new();
         for ((field, direction), key) in query.order.iter().zip(&cursor.keys) {
-            let column = format!("t.{}", field.column.unwrap_or("id"));
+            let key_column = column(field);
             let collate = collation(field.field_type);
             // Nulls sort first ascending, last descending.
             let beyond = match (direction, key) {
-                (Direction::Ascending, Scalar::Null) => format!("{column} IS NOT NULL"),
+                (Direction::Ascending, Scalar::Null) => format!("{key_column} IS NOT NULL"),
                 (Direction::Descending, Scalar::Null) => "0".to_string(),
-                (Direction::Ascending, key) => format!("{column}{collate} > {}", self.scalar(key)),
+                (Direction::Ascending, key) => format!("{key_column}{collate} > {}", self.scalar(key)),
                 (Direction::Descending, key) => {
-                    format!("({column}{collate} < {} OR {column} IS NULL)", self.scalar(key))
+                    format!("({key_column}{collate} < {} OR {key_column} IS NULL)", self.scalar(key))
                 }
             };
             alternatives.push(conjunction(&equal_so_far, beyond));
             let same = match key {
-                Scalar::Null => format!("{column} IS NULL"),
-                key => format!("{column}{collate} = {}", self.scalar(key)),
+                Scalar::Null => format!("{key_column} IS NULL"),
+                key => format!("{key_column}{collate} = {}", self.scalar(key)),
             };
             equal_so_far.push(same);
         }
@@ -290,13 +290,27 @@ fn where_clause(sql: &mut Sql, tenant: TenantKey, query: &ListQuery) -> String {
     }
 }
 
-/// The count statement and the page statement of a query (for tests and `EXPLAIN`).
-pub(super) fn statements(tenant: TenantKey, query: &ListQuery) -> (Sql, Sql) {
-    let table = table(query.scope.set());
+/// `t.{column}` of a field; fields that reach SQL as columns always have one.
+fn column(field: &Field) -> String {
+    format!("t.{}", field.column.unwrap_or("id"))
+}
+
+fn keyword(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Ascending => "ASC",
+        Direction::Descending => "DESC",
+    }
+}
+
+fn count_statement(tenant: TenantKey, query: &ListQuery) -> Sql {
     let mut count = Sql::default();
     let filter = where_clause(&mut count, tenant, query);
-    count.text = format!("SELECT count(*) FROM {table} t WHERE {filter}");
+    count.text = format!("SELECT count(*) FROM {} t WHERE {filter}", table(query.scope.set()));
+    count
+}
 
+/// The statement of one page (also for `EXPLAIN` in the tests).
+fn page_statement(tenant: TenantKey, query: &ListQuery) -> Sql {
     let mut page = Sql::default();
     let mut filter = where_clause(&mut page, tenant, query);
     if let Some(cursor) = &query.after {
@@ -306,21 +320,17 @@ pub(super) fn statements(tenant: TenantKey, query: &ListQuery) -> (Sql, Sql) {
     let keys: String = query
         .order
         .iter()
-        .map(|(field, _)| format!(", t.{}", field.column.unwrap_or("id")))
+        .map(|(field, _)| format!(", {}", column(field)))
         .collect();
     let order: String = query
         .order
         .iter()
         .map(|(field, direction)| {
-            let direction = if *direction == Direction::Descending {
-                "DESC"
-            } else {
-                "ASC"
-            };
             format!(
-                "t.{}{} {direction}, ",
-                field.column.unwrap_or("id"),
-                collation(field.field_type)
+                "{}{} {}, ",
+                column(field),
+                collation(field.field_type),
+                keyword(*direction)
             )
         })
         .collect();
@@ -328,20 +338,17 @@ pub(super) fn statements(tenant: TenantKey, query: &ListQuery) -> (Sql, Sql) {
         i64::try_from(query.limit.saturating_add(1)).unwrap_or(i64::MAX),
     ));
     let offset = page.bind(SqlValue::Integer(i64::try_from(query.skip).unwrap_or(i64::MAX)));
-    let tie = if query.tie_direction() == Direction::Descending {
-        "DESC"
-    } else {
-        "ASC"
-    };
     page.text = format!(
-        "SELECT t.id, t.doc, {evidence}{keys} FROM {table} t WHERE {filter} ORDER BY {order}t.id {tie} LIMIT {limit} OFFSET {offset}"
+        "SELECT t.id, t.doc, {evidence}{keys} FROM {} t WHERE {filter} ORDER BY {order}t.id {} LIMIT {limit} OFFSET {offset}",
+        table(query.scope.set()),
+        keyword(query.tie_direction())
     );
-    (count, page)
+    page
 }
 
 pub(super) fn list(conn: &Connection, tenant: TenantKey, query: &ListQuery) -> rusqlite::Result<Page> {
-    let (count_sql, page_sql) = statements(tenant, query);
     let count = if query.count {
+        let count_sql = count_statement(tenant, query);
         let total: i64 = conn
             .prepare_cached(&count_sql.text)?
             .query_row(params_from_iter(&count_sql.params), |row| row.get(0))?;
@@ -356,6 +363,7 @@ pub(super) fn list(conn: &Connection, tenant: TenantKey, query: &ListQuery) -> r
             count,
         });
     }
+    let page_sql = page_statement(tenant, query);
     let mut stmt = conn.prepare_cached(&page_sql.text)?;
     let mut rows = stmt.query(params_from_iter(&page_sql.params))?;
     let mut page = Vec::new();
@@ -409,7 +417,7 @@ mod tests {
             limit,
             ..ListQuery::new(scope)
         };
-        let (_, page) = statements(TenantKey(1), &query);
+        let page = page_statement(TenantKey(1), &query);
         let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", page.text)).unwrap();
         let steps: Vec<String> = stmt
             .query_map(params_from_iter(&page.params), |row| row.get(3))

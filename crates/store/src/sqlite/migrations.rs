@@ -23,10 +23,18 @@ const MIGRATIONS: &[(i64, &str, Option<DataStep>)] = &[
     ),
 ];
 
+/// Applies the migrations this database lacks. A database that is up to date is only read:
+/// opening the store (the server, `openmde import`, `apps create`) then takes no write lock.
 pub fn run(conn: &mut Connection) -> rusqlite::Result<()> {
     conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)")?;
-    for (version, sql, data_step) in MIGRATIONS {
+    let known: Vec<i64> = conn
+        .prepare("SELECT version FROM schema_migrations")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut applied_any = false;
+    for (version, sql, data_step) in MIGRATIONS.iter().filter(|(v, ..)| !known.contains(v)) {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        // Another process may have applied it since the read above.
         let applied: bool = tx.query_row(
             "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?1)",
             [version],
@@ -38,10 +46,14 @@ pub fn run(conn: &mut Connection) -> rusqlite::Result<()> {
                 step(&tx)?;
             }
             tx.execute("INSERT INTO schema_migrations (version) VALUES (?1)", [version])?;
+            applied_any = true;
         }
         tx.commit()?;
     }
-    fix_planner_statistics(conn)
+    if applied_any {
+        fix_planner_statistics(conn)?;
+    }
+    Ok(())
 }
 
 /// Rows the planner is told each entity table holds.
