@@ -159,10 +159,7 @@ impl Issuer {
         now_unix: i64,
     ) -> Result<TokenGrant, EntraError> {
         let tenant = self.tenant(tenant_segment).await?;
-        let grant_type = request
-            .grant_type
-            .as_deref()
-            .ok_or_else(|| EntraError::missing_parameter("grant_type"))?;
+        let grant_type = required(&request.grant_type, "grant_type")?;
         if !matches!(
             grant_type,
             "client_credentials" | "password" | "refresh_token" | DEVICE_CODE_GRANT
@@ -198,10 +195,7 @@ impl Issuer {
     ) -> Result<DeviceAuthorization, EntraError> {
         let tenant = self.tenant(tenant_segment).await?;
         let app = self.client(&tenant, request).await?;
-        let scope = request
-            .scope
-            .as_deref()
-            .ok_or_else(|| EntraError::missing_parameter("scope"))?;
+        let scope = required(&request.scope, "scope")?;
         delegated_scopes(scope)?;
         let user_code = secret::user_code();
         let code = DeviceCode {
@@ -247,10 +241,7 @@ impl Issuer {
         let Client {
             tenant, app, request, ..
         } = client;
-        let presented = request
-            .device_code
-            .as_deref()
-            .ok_or_else(|| EntraError::missing_parameter("device_code"))?;
+        let presented = required(&request.device_code, "device_code")?;
         let code = self
             .store
             .device_code(presented)
@@ -297,10 +288,7 @@ impl Issuer {
     }
 
     async fn client(&self, tenant: &Tenant, request: &TokenRequest) -> Result<AppRegistration, EntraError> {
-        let client_id = request
-            .client_id
-            .as_deref()
-            .ok_or_else(|| EntraError::missing_parameter("client_id"))?;
+        let client_id = required(&request.client_id, "client_id")?;
         if uuid::Uuid::parse_str(client_id).is_err() {
             return Err(EntraError::malformed_client_id(client_id));
         }
@@ -356,10 +344,7 @@ impl Issuer {
         } = client;
         let resource = match version {
             TokenVersion::V2 => {
-                let scope = request
-                    .scope
-                    .as_deref()
-                    .ok_or_else(|| EntraError::missing_parameter("scope"))?;
+                let scope = required(&request.scope, "scope")?;
                 default_scope_resource(scope)?
             }
             TokenVersion::V1 => v1_resource(request)?,
@@ -384,20 +369,11 @@ impl Issuer {
     /// ROPC: a user's name and password for delegated tokens.
     async fn password(&self, client: Client<'_>, version: TokenVersion) -> Result<TokenGrant, EntraError> {
         let Client { tenant, request, .. } = client;
-        let username = request
-            .username
-            .as_deref()
-            .ok_or_else(|| EntraError::missing_parameter("username"))?;
-        let password = request
-            .password
-            .clone()
-            .ok_or_else(|| EntraError::missing_parameter("password"))?;
+        let username = required(&request.username, "username")?;
+        let password = required(&request.password, "password")?.to_string();
         let (resource, permissions, scope) = match version {
             TokenVersion::V2 => {
-                let scope = request
-                    .scope
-                    .as_deref()
-                    .ok_or_else(|| EntraError::missing_parameter("scope"))?;
+                let scope = required(&request.scope, "scope")?;
                 delegated_scopes(scope)?
             }
             TokenVersion::V1 => {
@@ -420,10 +396,7 @@ impl Issuer {
         let Client {
             tenant, app, request, ..
         } = client;
-        let presented = request
-            .refresh_token
-            .as_deref()
-            .ok_or_else(|| EntraError::missing_parameter("refresh_token"))?;
+        let presented = required(&request.refresh_token, "refresh_token")?;
         let claims = read_refresh_token(&self.keys.current(), presented, &app.client_id)
             .filter(|c| c.tid == tenant.id)
             .ok_or_else(EntraError::invalid_refresh_token)?;
@@ -485,11 +458,13 @@ impl Issuer {
     }
 }
 
+/// A form field the grant needs, or AADSTS900144 naming it.
+fn required<'a>(field: &'a Option<String>, name: &str) -> Result<&'a str, EntraError> {
+    field.as_deref().ok_or_else(|| EntraError::missing_parameter(name))
+}
+
 fn v1_resource(request: &TokenRequest) -> Result<&'static str, EntraError> {
-    let named = request
-        .resource
-        .as_deref()
-        .ok_or_else(|| EntraError::missing_parameter("resource"))?;
+    let named = required(&request.resource, "resource")?;
     resource(named).ok_or_else(|| EntraError::unknown_resource(named))
 }
 

@@ -391,9 +391,21 @@ async fn a_machines_alerts_and_logon_users() {
         .map(|u| u["id"].as_str().unwrap())
         .collect();
     assert_eq!(users, HashSet::from(["contoso\\user0", "contoso\\user1"]));
-    let user0 = &body["value"][0];
-    assert_eq!(user0["firstSeen"], body["value"][0]["firstSeen"]);
-    assert!(user0["lastSeen"].as_str().unwrap() > user0["firstSeen"].as_str().unwrap());
+    // user0 is on m0's alerts a00, a06, ..., a24: first seen at the earliest creation, last at
+    // the latest update (these alerts have no event times).
+    let user0 = body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["id"] == "contoso\\user0")
+        .unwrap();
+    let (first, last): (Value, Value) = (
+        server.get_json("/api/alerts/a00", &token).await,
+        server.get_json("/api/alerts/a24", &token).await,
+    );
+    assert_eq!(user0["firstSeen"], first["alertCreationTime"]);
+    assert_eq!(user0["lastSeen"], last["lastUpdateTime"]);
+    assert_eq!(user0["mostPrevalentMachineId"], "m0");
     let response = server.get("/api/machines/nope/logonusers", Some(&users_token)).await;
     assert_mde_error(response, 404, "ResourceNotFound").await;
 }
