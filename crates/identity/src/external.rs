@@ -96,6 +96,12 @@ impl TrustedIssuer {
             .or_else(|| text("azp"))
             .or_else(|| text("client_id"))
             .ok_or(TokenError::MissingClaim("appid, azp or client_id"))?;
+        let strings = |name: &str| -> Vec<String> {
+            claims[name]
+                .as_array()
+                .map(|items| items.iter().filter_map(Value::as_str).map(str::to_string).collect())
+                .unwrap_or_default()
+        };
         let scopes = text("scp").or_else(|| text("scope"));
         let kind = match scopes {
             Some(scopes) => PrincipalKind::Delegated {
@@ -104,13 +110,9 @@ impl TrustedIssuer {
                     .or_else(|| text("sub"))
                     .ok_or(TokenError::MissingClaim("oid or sub"))?,
                 upn: text("upn").or_else(|| text("preferred_username")),
+                groups: strings("groups"),
             },
-            None => PrincipalKind::Application {
-                roles: claims["roles"]
-                    .as_array()
-                    .map(|roles| roles.iter().filter_map(Value::as_str).map(str::to_string).collect())
-                    .unwrap_or_default(),
-            },
+            None => PrincipalKind::Application { roles: strings("roles") },
         };
         let time = |name: &str| claims[name].as_f64().map(|t| t as i64);
         Ok(Principal {

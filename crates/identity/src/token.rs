@@ -40,6 +40,9 @@ pub struct AccessClaims {
     pub roles: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scp: Option<String>,
+    /// Group object ids; this issuer does not emit them (Entra's default), other issuers may.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -106,6 +109,7 @@ fn access_claims(tenant_id: &str, audience: &str, (client_id, app_name): (&str, 
         rh: Some(format!("0.{}.", opaque_id())),
         roles: Vec::new(),
         scp: None,
+        groups: Vec::new(),
         sub: None,
         tenant_region_scope: Some("NA".into()),
         tid: tenant_id.to_string(),

@@ -48,6 +48,8 @@ pub enum PrincipalKind {
         scopes: Vec<String>,
         user_object_id: String,
         upn: Option<String>,
+        /// Group object ids from the `groups` claim (Entra emits it when configured to).
+        groups: Vec<String>,
     },
 }
 
@@ -124,6 +126,7 @@ impl Verifier {
                 scopes: scp.split_whitespace().map(str::to_string).collect(),
                 user_object_id: claims.oid.ok_or(TokenError::MissingClaim("oid"))?,
                 upn: claims.upn,
+                groups: claims.groups,
             },
             None => PrincipalKind::Application { roles: claims.roles },
         };

@@ -8,6 +8,7 @@
 //! - the domain lives in the workspace crates: `openmde-model` (EDMX types), `openmde-store`
 //!   (backends), `openmde-identity` (token issuer and verifier), `openmde-ratelimit`.
 
+pub mod access;
 pub mod bootstrap;
 pub mod cli;
 pub mod commands;

@@ -7,6 +7,7 @@ use openmde_identity::{Authenticator, Caller, Issuer, KeySource, TrustedIssuer};
 use openmde_ratelimit::{Decision, LimitKey, RateLimiter, Window};
 use openmde_store::Store;
 
+use crate::access::{AccessCache, Admitted};
 use crate::http::auth::{Authenticated, Permissions};
 use crate::http::error::ApiError;
 use openmde_model::Timestamp;
@@ -139,6 +140,8 @@ pub struct AppState {
     pub limits: RateLimits,
     /// Alerts last updated longer ago than this are not found.
     pub retention_days: i64,
+    /// Users' roles and device groups.
+    pub access: AccessCache,
 }
 
 impl AppState {
@@ -156,20 +159,23 @@ impl AppState {
             limiter,
             limits,
             retention_days,
+            access: AccessCache::default(),
         }
     }
 
-    /// Lets a call of `api` through: the token must grant one of `permissions` (403), then the
-    /// call is counted against the application's limits (429).
+    /// Lets a call of `api` through: the token must grant one of `permissions`, and a user's
+    /// roles the role permission (403), then the call is counted against the application's
+    /// limits (429).
     pub async fn admit<'a>(
         &self,
         auth: &'a Authenticated,
         permissions: &Permissions,
         api: &'static str,
-    ) -> Result<&'a Caller, ApiError> {
+    ) -> Result<Admitted<'a>, ApiError> {
         let caller = auth.require(permissions)?;
+        let admitted = Admitted::check(caller, &self.access, &*self.store, permissions.role).await?;
         self.count_call(caller, api).await?;
-        Ok(caller)
+        Ok(admitted)
     }
 
     /// The oldest last-update (alerts) or last-seen (machines) time still inside retention.

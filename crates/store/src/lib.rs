@@ -13,13 +13,17 @@ mod types;
 pub use document::{Columns, StoredRecord};
 pub use error::StoreError;
 pub use types::{
-    AlertByReference, AlertDocument, AlertMachine, AppRegistration, DeviceCode, ImportCounts, SigningKeyRecord, Tenant,
+    AlertByReference, AlertDocument, AlertMachine, AppRegistration, DeviceCode, DeviceGroupRecord, ImportCounts, SigningKeyRecord, Tenant,
     TenantKey, Updated, UserRecord,
 };
 
 use async_trait::async_trait;
+use openmde_access::{DeviceGroup, Policy, Role, UserGroup};
 use openmde_model::Timestamp;
 use openmde_model::update::{AlertReference, MachineUpdate, SignedAlertUpdate};
+
+/// The user group every tenant starts with, holding the built-in administrator role.
+pub const ADMINISTRATORS_GROUP: &str = "MDE administrators";
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
@@ -29,6 +33,8 @@ pub trait Store: Send + Sync + 'static {
     async fn tenants(&self) -> Result<Vec<Tenant>>;
     /// A tenant by its GUID or by its domain name (case-insensitive).
     async fn tenant(&self, id_or_domain: &str) -> Result<Option<Tenant>>;
+    /// A new tenant with the built-in administrator role, assigned to a new user group
+    /// [`ADMINISTRATORS_GROUP`], and the Ungrouped device group.
     async fn create_tenant(&self, id: &str, name: &str, domain: &str) -> Result<Tenant>;
 
     async fn app(&self, client_id: &str) -> Result<Option<AppRegistration>>;
@@ -38,7 +44,15 @@ pub trait Store: Send + Sync + 'static {
     async fn add_app_certificate(&self, client_id: &str, certificate_der: &[u8]) -> Result<()>;
     async fn app_certificates(&self, client_id: &str) -> Result<Vec<Vec<u8>>>;
 
+    /// A tenant's applications, oldest first.
+    async fn apps(&self, tenant: TenantKey) -> Result<Vec<AppRegistration>>;
+    /// Removes an application and its certificates; its tokens are refused from then on.
+    async fn delete_app(&self, client_id: &str) -> Result<bool>;
+
     async fn create_user(&self, user: &UserRecord) -> Result<()>;
+    async fn users(&self, tenant: TenantKey) -> Result<Vec<UserRecord>>;
+    /// Removes a user and their group memberships.
+    async fn delete_user(&self, tenant: TenantKey, object_id: &str) -> Result<bool>;
     /// A user by user principal name, in any tenant (names are unique across tenants).
     async fn user_by_upn(&self, upn: &str) -> Result<Option<UserRecord>>;
     async fn user(&self, tenant: TenantKey, object_id: &str) -> Result<Option<UserRecord>>;
@@ -56,6 +70,34 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<bool>;
     /// Removes an authorization (redeemed, or expired); true if it was there.
     async fn delete_device_code(&self, device_code: &str) -> Result<bool>;
+
+    /// User groups with their members, by name.
+    async fn user_groups(&self, tenant: TenantKey) -> Result<Vec<UserGroup>>;
+    async fn create_user_group(&self, tenant: TenantKey, group: &UserGroup) -> Result<()>;
+    /// Removes a group and its assignments to roles and device groups.
+    async fn delete_user_group(&self, tenant: TenantKey, group_id: &str) -> Result<bool>;
+    /// Adds (`member`) or removes a user; false if nothing changed.
+    async fn set_group_member(&self, tenant: TenantKey, group_id: &str, user_id: &str, member: bool) -> Result<bool>;
+    /// The ids of the user groups `user_id` is a member of.
+    async fn member_of(&self, tenant: TenantKey, user_id: &str) -> Result<Vec<String>>;
+
+    /// Roles, the built-in one first.
+    async fn roles(&self, tenant: TenantKey) -> Result<Vec<Role>>;
+    /// Creates or replaces (by id) a custom role.
+    async fn put_role(&self, tenant: TenantKey, role: &Role) -> Result<()>;
+    async fn delete_role(&self, tenant: TenantKey, role_id: &str) -> Result<bool>;
+
+    /// Device groups by rank, the Ungrouped group last.
+    async fn device_groups(&self, tenant: TenantKey) -> Result<Vec<DeviceGroupRecord>>;
+    /// Adds a named group at its `priority` (clamped; later ones move down) under a new id,
+    /// and moves every machine (and its alerts) into its group, in one transaction.
+    async fn create_device_group(&self, tenant: TenantKey, group: &DeviceGroup) -> Result<DeviceGroup>;
+    /// Replaces a group (by id; the Ungrouped one keeps its rules and rank), then regroups.
+    async fn update_device_group(&self, tenant: TenantKey, group: &DeviceGroup) -> Result<Option<DeviceGroup>>;
+    /// Removes a named group; its machines move to their next matching group.
+    async fn delete_device_group(&self, tenant: TenantKey, group_id: i64) -> Result<bool>;
+    /// Roles and device groups: what a user's access is computed from.
+    async fn policy(&self, tenant: TenantKey) -> Result<Policy>;
 
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>>;
     async fn add_signing_key(&self, key: &SigningKeyRecord) -> Result<()>;

@@ -113,3 +113,12 @@ pub enum AlertByReference {
     Merged(AlertDocument),
     MachineNotFound,
 }
+
+/// A device group as stored, with what the store knows of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceGroupRecord {
+    pub group: openmde_access::DeviceGroup,
+    /// Machines in the group now.
+    pub device_count: u64,
+    pub last_update: Timestamp,
+}

@@ -6,6 +6,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use openmde_identity::authenticator::AuthError;
+use openmde_access::RolePermission;
 use openmde_identity::{Caller, PrincipalKind};
 
 use crate::http::error::ApiError;
@@ -38,48 +39,79 @@ impl FromRequestParts<Arc<AppState>> for Authenticated {
     }
 }
 
-/// The permissions an endpoint accepts, application and delegated.
+/// The permissions an endpoint accepts: application, delegated, and the MDE role permission a
+/// user needs besides the delegated one (mde-api.md §3.1).
 pub struct Permissions {
     pub application: &'static [&'static str],
     pub delegated: &'static [&'static str],
+    /// Any one of these.
+    pub role: &'static [RolePermission],
 }
+
+const VIEW_DATA: &[RolePermission] = &[RolePermission::ViewData];
+const ALERTS_INVESTIGATION: &[RolePermission] = &[RolePermission::AlertsInvestigation];
 
 pub const MACHINE_READ: Permissions = Permissions {
     application: &["Machine.Read.All", "Machine.ReadWrite.All"],
     delegated: &["Machine.Read", "Machine.ReadWrite"],
+    role: VIEW_DATA,
 };
 
-pub const MACHINE_WRITE: Permissions = Permissions {
-    application: &["Machine.ReadWrite.All"],
-    delegated: &["Machine.ReadWrite"],
+const MACHINE_READ_WRITE: (&[&str], &[&str]) = (&["Machine.ReadWrite.All"], &["Machine.ReadWrite"]);
+
+/// `PATCH /api/machines/{id}`: 'Alerts investigation', as its page says.
+pub const MACHINE_UPDATE: Permissions = Permissions {
+    application: MACHINE_READ_WRITE.0,
+    delegated: MACHINE_READ_WRITE.1,
+    role: ALERTS_INVESTIGATION,
+};
+
+/// Tags: the API pages name 'Manage security setting'; the role page puts "manage device tags"
+/// under 'Alerts investigation'. Either is accepted.
+pub const MACHINE_TAGS: Permissions = Permissions {
+    application: MACHINE_READ_WRITE.0,
+    delegated: MACHINE_READ_WRITE.1,
+    role: &[RolePermission::ManageSecuritySettings, RolePermission::AlertsInvestigation],
+};
+
+pub const MACHINE_DEVICE_VALUE: Permissions = Permissions {
+    application: MACHINE_READ_WRITE.0,
+    delegated: MACHINE_READ_WRITE.1,
+    role: &[RolePermission::ManageSecuritySettings],
 };
 
 pub const ALERT_READ: Permissions = Permissions {
     application: &["Alert.Read.All", "Alert.ReadWrite.All"],
     delegated: &["Alert.Read", "Alert.ReadWrite"],
+    role: VIEW_DATA,
 };
 
 pub const ALERT_WRITE: Permissions = Permissions {
     application: &["Alert.ReadWrite.All"],
     delegated: &["Alert.ReadWrite"],
+    role: ALERTS_INVESTIGATION,
 };
 
 /// Entities related to an alert: the same permission name for applications and users.
 pub const USER_READ: Permissions = Permissions {
     application: &["User.Read.All"],
     delegated: &["User.Read.All"],
+    role: VIEW_DATA,
 };
 pub const FILE_READ: Permissions = Permissions {
     application: &["File.Read.All"],
     delegated: &["File.Read.All"],
+    role: VIEW_DATA,
 };
 pub const IP_READ: Permissions = Permissions {
     application: &["Ip.Read.All"],
     delegated: &["Ip.Read.All"],
+    role: VIEW_DATA,
 };
 pub const URL_READ: Permissions = Permissions {
     application: &["URL.Read.All"],
     delegated: &["URL.Read.All"],
+    role: VIEW_DATA,
 };
 
 impl Authenticated {

@@ -236,9 +236,15 @@ impl ListOptions {
     }
 
     /// `/$count`: how many rows of `scope` the `$filter` matches, as a bare number.
-    pub async fn serve_count(&self, store: &dyn Store, tenant: TenantKey, scope: Scope) -> Result<Response, ApiError> {
+    pub async fn serve_count(
+        &self,
+        store: &dyn Store,
+        tenant: TenantKey,
+        scope: Scope,
+        extra: Option<Condition>,
+    ) -> Result<Response, ApiError> {
         self.only_filter()?;
-        let mut list = self.list(scope, None)?;
+        let mut list = self.list(scope, extra)?;
         list.query.count = true;
         list.query.limit = 0;
         let page = store.list(tenant, &list.query).await?;

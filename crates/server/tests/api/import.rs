@@ -66,7 +66,9 @@ async fn list_responses_arrays_and_single_entities_import_and_keep_every_field()
         .json()
         .await
         .unwrap();
-    assert_eq!(body["rbacGroupId"], 140);
+    // The device group is openmde's to keep: the tenant has none, so the machine is Ungrouped.
+    assert_eq!(body["rbacGroupId"], 0);
+    assert_eq!(body["rbacGroupName"], Value::Null);
     assert_eq!(body["lastSeen"], "2021-01-25T07:27:36.052313Z");
     assert_eq!(body["machineTags"], json!(["Tag1", "Tag2"]));
     assert_eq!(body["ipAddresses"][0]["type"], Value::Null);

@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 
+use openmde_access::{DeviceGroup, DeviceGroupRules, Operator, PropertyCondition};
 use openmde_model::{EntityKind, Timestamp};
 use serde_json::{Value, json};
 
@@ -25,6 +26,21 @@ fn ids(body: &Value) -> Vec<String> {
 /// `i % 4 == 0`.
 async fn server_with_alerts() -> TestServer {
     let server = TestServer::start_with(|o| o.demo = false).await;
+    // Device groups 1 and 2 take machines m1 and m2; m0 stays Ungrouped (rbacGroupId 0).
+    let tenant = server.store().tenant(server.tenant()).await.unwrap().unwrap().key;
+    for (m, priority) in [(1, 1), (2, 2)] {
+        let group = DeviceGroup {
+            rules: DeviceGroupRules {
+                names: vec![PropertyCondition {
+                    condition: Operator::Equals,
+                    value: format!("ws-{m}"),
+                }],
+                ..DeviceGroupRules::default()
+            },
+            ..DeviceGroup::new(0, priority, &format!("Group {m}"))
+        };
+        server.store().create_device_group(tenant, &group).await.unwrap();
+    }
     let machines: Vec<Value> = (0..3)
         .map(|m| {
             json!({"id": format!("m{m}"), "computerDnsName": format!("WS-{m}.contoso.com"),
@@ -253,7 +269,7 @@ async fn machines_filter_on_names_tags_and_addresses() {
         ("machineTags/any(t: t eq 'finance')", vec!["m1"]),
         ("machineTags/all(t: t ne 'Finance')", vec!["m0", "m2"]),
         ("ipAddresses/any(ip: ip/ipAddress eq '192.168.1.2')", vec!["m2"]),
-        ("rbacGroupId ge 141 and healthStatus eq 'Inactive'", vec!["m1", "m2"]),
+        ("rbacGroupId ge 1 and healthStatus eq 'Inactive'", vec!["m1", "m2"]),
         (
             "startswith(computerDnsName,'ws-') and not (lastIpAddress eq '10.0.0.0')",
             vec!["m1", "m2"],

@@ -72,7 +72,7 @@ const fn collection(name: &'static str, field_type: FieldType) -> Field {
 }
 
 /// MDE's filterable alert properties (mde-api.md §4.1), in EDMX order.
-static ALERT_FIELDS: [Field; 11] = [
+static ALERT_FIELDS: [Field; 12] = [
     field("id", FieldType::Id, "id"),
     field("incidentId", FieldType::Integer, "incident_id"),
     field("investigationId", FieldType::Integer, "investigation_id"),
@@ -88,11 +88,16 @@ static ALERT_FIELDS: [Field; 11] = [
     field("alertCreationTime", FieldType::Timestamp, "alert_creation_time"),
     field("lastEventTime", FieldType::Timestamp, "last_event_time"),
     field("lastUpdateTime", FieldType::Timestamp, "last_update_time"),
+    // The alert's device group: what a user's lists are limited to.
+    Field {
+        usage: Usage::Internal,
+        ..field("rbacGroupName", FieldType::Text, "rbac_group_name")
+    },
 ];
 
 /// MDE's filterable machine properties (mde-api.md §4.10), `ipAddresses` (an extension) and
 /// `firstSeen` (for `findbyip`), in EDMX order.
-static MACHINE_FIELDS: [Field; 16] = [
+static MACHINE_FIELDS: [Field; 17] = [
     field("id", FieldType::Id, "id"),
     field("computerDnsName", FieldType::Text, "dns_name"),
     Field {
@@ -106,6 +111,10 @@ static MACHINE_FIELDS: [Field; 16] = [
     field("healthStatus", FieldType::Enum(&MACHINE_HEALTH_STATUS), "health_status"),
     field("deviceValue", FieldType::Enum(&DEVICE_VALUE), "device_value"),
     field("rbacGroupId", FieldType::Integer, "rbac_group_id"),
+    Field {
+        usage: Usage::Internal,
+        ..field("rbacGroupName", FieldType::Text, "rbac_group_name")
+    },
     field("riskScore", FieldType::Enum(&RISK_SCORE), "risk_score"),
     field("exposureLevel", FieldType::Enum(&EXPOSURE_LEVEL), "exposure_level"),
     field("aadDeviceId", FieldType::Text, "aad_device_id"),

@@ -95,6 +95,33 @@ impl Condition {
 
 /// The conditions of `findbytag` and `findbyip`, which name fields no `$filter` may.
 impl Condition {
+    /// Rows whose `field` is one of `values`, or null if `or_null`: what a user's device groups
+    /// limit a list to. With neither, no row.
+    pub fn within(set: EntitySet, field: &str, values: Vec<Scalar>, or_null: bool) -> Condition {
+        let field = set
+            .field(field)
+            .unwrap_or_else(|| unreachable!("'{field}' is in the catalog"));
+        let null = Condition::column(field, CompareOp::Eq, Scalar::Null);
+        let listed = (!values.is_empty()).then(|| Condition::In {
+            target: Target {
+                subject: Subject::Column(field),
+                field_type: field.field_type,
+                lowercase: false,
+            },
+            values,
+        });
+        match (listed, or_null) {
+            (Some(listed), true) => listed.or(null),
+            (Some(listed), false) => listed,
+            (None, true) => null,
+            // Every row has an id.
+            (None, false) => match set.field("id") {
+                Some(id) => Condition::column(id, CompareOp::Eq, Scalar::Null),
+                None => null,
+            },
+        }
+    }
+
     fn machine_field(name: &str) -> &'static Field {
         EntitySet::Machines
             .field(name)

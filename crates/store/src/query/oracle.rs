@@ -5,6 +5,7 @@
 
 use std::cmp::Ordering;
 
+use openmde_access::{DeviceGroup, DeviceGroupRules, Operator, PropertyCondition};
 use openmde_model::{EntityKind, Record, Timestamp};
 use openmde_odata::ast::{CompareOp, Quantifier, TextFunction};
 use openmde_odata::{Limits, parse_filter};
@@ -168,6 +169,7 @@ fn machine() -> impl Strategy<Value = Document> {
         optional(WORDS.to_vec()),
         optional(TIMES.to_vec()),
         optional(vec!["Active", "Inactive"]),
+        // Replaced by the device group the store puts the machine in.
         optional(vec![0i64, 140, 7]),
         optional(vec![vec![], vec!["a"], vec!["B", "b"], vec!["tag x", "a"]]),
         optional(vec![
@@ -306,6 +308,18 @@ fn store_with(
     let store = SqliteStore::open(&dir.path().join("db")).unwrap();
     let tenant = runtime.block_on(async {
         let tenant = store.create_tenant("t", "T", "t.example").await.unwrap().key;
+        // Machines tagged 'a' (of any case) are in device group 1: `rbacGroupId` takes 0 and 1.
+        let tagged_a = DeviceGroup {
+            rules: DeviceGroupRules {
+                tags: vec![PropertyCondition {
+                    condition: Operator::Equals,
+                    value: "a".into(),
+                }],
+                ..DeviceGroupRules::default()
+            },
+            ..DeviceGroup::new(0, 1, "tagged a")
+        };
+        store.create_device_group(tenant, &tagged_a).await.unwrap();
         let mut import = store.begin_import(tenant).await.unwrap();
         import.upsert(records).await.unwrap();
         import.commit().await.unwrap();
@@ -330,17 +344,9 @@ fn check(set: EntitySet, documents: Vec<Document>, filter: &str, order: Vec<(&'s
             Record::new(kind, doc).unwrap()
         })
         .collect();
-    let (runtime, _dir, store, tenant) = store_with(records.iter().cloned().map(StoredRecord::from).collect());
+    let (runtime, _dir, store, tenant) = store_with(records.into_iter().map(StoredRecord::from).collect());
     runtime.block_on(async {
         let condition = bind(set, &parse_filter(filter, &Limits::default()).unwrap()).unwrap();
-        let mut expected: Vec<&Document> = records
-            .iter()
-            .map(|r| &r.fields)
-            .filter(|d| matches(&condition, d, None))
-            .collect();
-        expected.sort_by(|a, b| compare(&order, a, b));
-        let expected: Vec<String> = expected.iter().map(|d| d["id"].as_str().unwrap().to_string()).collect();
-
         let scope = match set {
             EntitySet::Alerts => Scope::Alerts {
                 updated_since: Timestamp(i64::MIN),
@@ -350,6 +356,22 @@ fn check(set: EntitySet, documents: Vec<Document>, filter: &str, order: Vec<(&'s
                 seen_since: Timestamp(i64::MIN),
             },
         };
+        // The documents as stored, device groups written into them.
+        let everything = ListQuery {
+            limit: 10_000,
+            ..ListQuery::new(scope.clone())
+        };
+        let stored: Vec<Document> = store
+            .list(tenant, &everything)
+            .await
+            .unwrap()
+            .rows
+            .iter()
+            .map(|row| serde_json::from_str(&row.doc).unwrap())
+            .collect();
+        let mut expected: Vec<&Document> = stored.iter().filter(|d| matches(&condition, d, None)).collect();
+        expected.sort_by(|a, b| compare(&order, a, b));
+        let expected: Vec<String> = expected.iter().map(|d| d["id"].as_str().unwrap().to_string()).collect();
         let query = ListQuery {
             filter: Some(condition),
             order,

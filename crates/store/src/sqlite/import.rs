@@ -8,6 +8,7 @@ use openmde_model::Timestamp;
 use rusqlite::{Connection, ToSql, params_from_iter};
 
 use super::writes::{UPSERT_ALERT, UPSERT_MACHINE};
+use crate::query::EntitySet;
 use crate::{Columns, Import, ImportCounts, Result, StoreError, StoredRecord, TenantKey};
 
 pub struct SqliteImport {
@@ -16,6 +17,8 @@ pub struct SqliteImport {
     tenant: TenantKey,
     counts: ImportCounts,
     started: Timestamp,
+    /// The tenant's device groups: every imported machine is put into its group.
+    device_groups: Vec<openmde_access::DeviceGroup>,
 }
 
 impl SqliteImport {
@@ -23,7 +26,9 @@ impl SqliteImport {
         let conn = super::open_connection(&store.path)?;
         // Large imports: a bigger page cache, and one write lock held from the start.
         conn.execute_batch("PRAGMA cache_size = -524288; BEGIN IMMEDIATE")?;
+        let device_groups = super::access::ranked_groups(&conn, tenant)?;
         Ok(SqliteImport {
+            device_groups,
             store,
             conn,
             tenant,
@@ -32,7 +37,15 @@ impl SqliteImport {
         })
     }
 
-    fn upsert_one(&mut self, record: StoredRecord) -> rusqlite::Result<()> {
+    fn upsert_one(&mut self, mut record: StoredRecord) -> rusqlite::Result<()> {
+        if record.columns == Columns::Machine {
+            let mut machine: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(&record.doc).map_err(super::unreadable_json)?;
+            if super::access::stamp_machine(&self.device_groups, &mut machine) {
+                record.doc = serde_json::to_string(&machine).map_err(super::unreadable_json)?;
+                record.fields = EntitySet::Machines.column_values(&machine);
+            }
+        }
         let fields = record.fields.iter().map(|v| v as &dyn ToSql);
         match &record.columns {
             Columns::Machine => {
@@ -77,6 +90,8 @@ impl Import for SqliteImport {
     }
 
     async fn commit(self: Box<Self>) -> Result<ImportCounts> {
+        // Alerts take their machine's group, whichever of the two came first.
+        super::access::restamp_alerts(&self.conn, self.tenant, None)?;
         self.conn.execute_batch("COMMIT")?;
         self.store.generation.fetch_add(1, std::sync::atomic::Ordering::Release);
         // Move the imported pages from the WAL into the database file now, as far as open

@@ -9,11 +9,8 @@ type DataStep = fn(&Transaction<'_>) -> rusqlite::Result<()>;
 
 const MIGRATIONS: &[(i64, &str, Option<DataStep>)] = &[
     (1, include_str!("../../migrations/sqlite/0001_initial.sql"), None),
-    (
-        2,
-        include_str!("../../migrations/sqlite/0002_query_columns.sql"),
-        Some(fill_query_columns),
-    ),
+    // Its columns are filled by migration 6, which computes every query column again.
+    (2, include_str!("../../migrations/sqlite/0002_query_columns.sql"), None),
     (3, include_str!("../../migrations/sqlite/0003_users.sql"), None),
     (4, include_str!("../../migrations/sqlite/0004_device_codes.sql"), None),
     (
@@ -21,6 +18,7 @@ const MIGRATIONS: &[(i64, &str, Option<DataStep>)] = &[
         include_str!("../../migrations/sqlite/0005_app_certificates.sql"),
         None,
     ),
+    (6, include_str!("../../migrations/sqlite/0006_access.sql"), Some(set_up_access)),
 ];
 
 /// Applies the migrations this database lacks. A database that is up to date is only read:
@@ -100,7 +98,28 @@ fn fix_planner_statistics(conn: &mut Connection) -> rusqlite::Result<()> {
     tx.commit()
 }
 
-/// Computes the new columns of rows stored before migration 2 from their documents.
+/// Gives every tenant its built-in role, administrators group and Ungrouped device group
+/// (every existing user an administrator, as before roles existed), fills the query columns
+/// and puts every machine into its group.
+fn set_up_access(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    fill_query_columns(tx)?;
+    let tenants: Vec<(i64, i64)> = tx
+        .prepare("SELECT key, created FROM tenants")?
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (tenant, created) in tenants {
+        let tenant = crate::TenantKey(tenant);
+        let administrators = super::access::set_up_tenant(tx, tenant, openmde_model::Timestamp(created))?;
+        tx.execute(
+            "INSERT INTO user_group_members (tenant, group_id, user_id) SELECT tenant, ?2, object_id FROM users WHERE tenant = ?1",
+            rusqlite::params![tenant.0, administrators],
+        )?;
+        super::access::reassign_machines(tx, tenant, None)?;
+    }
+    Ok(())
+}
+
+/// Computes every query column of every row from its document (after columns were added).
 fn fill_query_columns(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     for set in [EntitySet::Alerts, EntitySet::Machines] {
         let table = super::list::table(set);
@@ -129,7 +148,7 @@ mod tests {
     use openmde_model::{EntityKind, Record};
 
     #[tokio::test]
-    async fn rows_stored_before_migration_2_get_their_query_columns() {
+    async fn rows_stored_before_new_columns_get_their_query_columns() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db");
         let store = super::super::SqliteStore::open(&path).unwrap();

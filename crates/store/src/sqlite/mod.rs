@@ -16,6 +16,7 @@
 //! value is 0 or 1), and re-planning costs more than the lookup itself; a unary plus makes the
 //! value an expression the planner does not inspect, and the index is still used.
 
+mod access;
 mod import;
 mod list;
 mod migrations;
@@ -34,9 +35,10 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, ToSql, params, params_f
 use crate::query::{EntitySet, ListQuery, Page};
 
 use crate::{
-    AlertByReference, AlertDocument, AlertMachine, AppRegistration, DeviceCode, Import, Result, SigningKeyRecord,
-    Store, StoreError, Tenant, TenantKey, Updated, UserRecord,
+    AlertByReference, AlertDocument, AlertMachine, AppRegistration, DeviceCode, DeviceGroupRecord, Import, Result,
+    SigningKeyRecord, Store, StoreError, Tenant, TenantKey, Updated, UserRecord,
 };
+use openmde_access::{DeviceGroup, Policy, Role, UserGroup};
 
 pub struct SqliteStore {
     inner: Arc<Inner>,
@@ -247,6 +249,22 @@ fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<UserRecord> {
     })
 }
 
+const SELECT_APP: &str = "SELECT client_id, tenant, object_id, name, secret_sha256, roles FROM apps";
+
+fn app_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AppRegistration> {
+    let corrupt = |what: &str| rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Blob, what.into());
+    let secret: Vec<u8> = row.get(4)?;
+    let roles: String = row.get(5)?;
+    Ok(AppRegistration {
+        client_id: row.get(0)?,
+        tenant: TenantKey(row.get(1)?),
+        object_id: row.get(2)?,
+        name: row.get(3)?,
+        secret_sha256: secret.try_into().map_err(|_| corrupt("app secret hash length"))?,
+        roles: serde_json::from_str(&roles).map_err(unreadable_json)?,
+    })
+}
+
 fn tenant_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Tenant> {
     Ok(Tenant {
         key: TenantKey(row.get(0)?),
@@ -276,52 +294,46 @@ impl Store for SqliteStore {
     async fn create_tenant(&self, id: &str, name: &str, domain: &str) -> Result<Tenant> {
         let (id, name, domain) = (id.to_ascii_lowercase(), name.to_string(), domain.to_string());
         self.write(move |conn| {
-            conn.execute(
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let now = Timestamp::now();
+            tx.execute(
                 "INSERT INTO tenants (id, name, domain, created) VALUES (?1, ?2, ?3, ?4)",
-                params![id, name, domain, Timestamp::now().0],
+                params![id, name, domain, now.0],
             )?;
-            Ok(Tenant {
-                key: TenantKey(conn.last_insert_rowid()),
-                id,
-                name,
-                domain,
-            })
+            let key = TenantKey(tx.last_insert_rowid());
+            access::set_up_tenant(&tx, key, now)?;
+            tx.commit()?;
+            Ok(Tenant { key, id, name, domain })
         })
         .await
     }
 
     async fn app(&self, client_id: &str) -> Result<Option<AppRegistration>> {
-        let row = self.read_fresh(|conn| {
-            conn.prepare_cached(
-                "SELECT client_id, tenant, object_id, name, secret_sha256, roles FROM apps WHERE client_id = lower(?1)",
-            )?
-            .query_row([client_id], |row| {
-                Ok((
-                    row.get(0)?,
-                    row.get(1)?,
-                    row.get(2)?,
-                    row.get(3)?,
-                    row.get::<_, Vec<u8>>(4)?,
-                    row.get::<_, String>(5)?,
-                ))
-            })
-            .optional()
-        })?;
-        let Some((client_id, tenant, object_id, name, secret, roles)) = row else {
-            return Ok(None);
-        };
-        let secret_sha256 = secret
-            .try_into()
-            .map_err(|_| StoreError::Corrupt("app secret hash length".into()))?;
-        let roles = serde_json::from_str(&roles).map_err(|e| StoreError::Corrupt(format!("app roles: {e}")))?;
-        Ok(Some(AppRegistration {
-            client_id,
-            tenant: TenantKey(tenant),
-            object_id,
-            name,
-            secret_sha256,
-            roles,
-        }))
+        self.read_fresh(|conn| {
+            conn.prepare_cached(&format!("{SELECT_APP} WHERE client_id = lower(?1)"))?
+                .query_row([client_id], app_from_row)
+                .optional()
+        })
+    }
+
+    async fn apps(&self, tenant: TenantKey) -> Result<Vec<AppRegistration>> {
+        self.read_fresh(|conn| {
+            conn.prepare_cached(&format!("{SELECT_APP} WHERE tenant = ?1 ORDER BY created, client_id"))?
+                .query_map([tenant.0], app_from_row)?
+                .collect()
+        })
+    }
+
+    async fn delete_app(&self, client_id: &str) -> Result<bool> {
+        let client_id = client_id.to_ascii_lowercase();
+        self.write(move |conn| {
+            let tx = conn.transaction()?;
+            tx.execute("DELETE FROM app_certificates WHERE client_id = ?1", [&client_id])?;
+            let deleted = tx.execute("DELETE FROM apps WHERE client_id = ?1", [&client_id])? == 1;
+            tx.commit()?;
+            Ok(deleted)
+        })
+        .await
     }
 
     async fn create_app(&self, app: &AppRegistration) -> Result<()> {
@@ -386,6 +398,137 @@ impl Store for SqliteStore {
             .map(drop)
         })
         .await
+    }
+
+    async fn users(&self, tenant: TenantKey) -> Result<Vec<UserRecord>> {
+        self.read_fresh(|conn| {
+            conn.prepare_cached(&format!("{SELECT_USER} WHERE tenant = ?1 ORDER BY upn"))?
+                .query_map([tenant.0], user_from_row)?
+                .collect()
+        })
+    }
+
+    async fn delete_user(&self, tenant: TenantKey, object_id: &str) -> Result<bool> {
+        let object_id = object_id.to_string();
+        self.write(move |conn| {
+            let tx = conn.transaction()?;
+            tx.execute(
+                "DELETE FROM device_codes WHERE tenant = ?1 AND user_id = ?2",
+                params![tenant.0, object_id],
+            )?;
+            let deleted = tx.execute(
+                "DELETE FROM users WHERE tenant = ?1 AND object_id = ?2",
+                params![tenant.0, object_id],
+            )? == 1;
+            tx.commit()?;
+            Ok(deleted)
+        })
+        .await
+    }
+
+    async fn user_groups(&self, tenant: TenantKey) -> Result<Vec<UserGroup>> {
+        self.read_fresh(|conn| access::user_groups(conn, tenant))
+    }
+
+    async fn create_user_group(&self, tenant: TenantKey, group: &UserGroup) -> Result<()> {
+        let group = group.clone();
+        self.write(move |conn| {
+            let tx = conn.transaction()?;
+            access::create_user_group(&tx, tenant, &group, Timestamp::now())?;
+            tx.commit()
+        })
+        .await
+    }
+
+    async fn delete_user_group(&self, tenant: TenantKey, group_id: &str) -> Result<bool> {
+        let group_id = group_id.to_string();
+        self.write(move |conn| {
+            let tx = conn.transaction()?;
+            let deleted = access::delete_user_group(&tx, tenant, &group_id)?;
+            tx.commit()?;
+            Ok(deleted)
+        })
+        .await
+    }
+
+    async fn set_group_member(&self, tenant: TenantKey, group_id: &str, user_id: &str, member: bool) -> Result<bool> {
+        let (group_id, user_id) = (group_id.to_string(), user_id.to_string());
+        self.write(move |conn| access::set_group_member(conn, tenant, &group_id, &user_id, member))
+            .await
+    }
+
+    async fn member_of(&self, tenant: TenantKey, user_id: &str) -> Result<Vec<String>> {
+        self.read_fresh(|conn| access::member_of(conn, tenant, user_id))
+    }
+
+    async fn roles(&self, tenant: TenantKey) -> Result<Vec<Role>> {
+        self.read_fresh(|conn| access::roles(conn, tenant))
+    }
+
+    async fn put_role(&self, tenant: TenantKey, role: &Role) -> Result<()> {
+        let role = role.clone();
+        self.write(move |conn| access::put_role(conn, tenant, &role)).await
+    }
+
+    async fn delete_role(&self, tenant: TenantKey, role_id: &str) -> Result<bool> {
+        let role_id = role_id.to_string();
+        self.write(move |conn| {
+            conn.execute(
+                "DELETE FROM roles WHERE tenant = ?1 AND id = ?2 AND NOT built_in",
+                params![tenant.0, role_id],
+            )
+            .map(|n| n == 1)
+        })
+        .await
+    }
+
+    async fn device_groups(&self, tenant: TenantKey) -> Result<Vec<DeviceGroupRecord>> {
+        self.read_fresh(|conn| access::device_groups(conn, tenant))
+    }
+
+    async fn create_device_group(&self, tenant: TenantKey, group: &DeviceGroup) -> Result<DeviceGroup> {
+        let group = group.clone();
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let id = access::next_device_group_id(&tx, tenant)?;
+            let saved = access::save_device_group(&tx, tenant, DeviceGroup { id, ..group })?;
+            tx.commit()?;
+            Ok(saved)
+        })
+        .await
+    }
+
+    async fn update_device_group(&self, tenant: TenantKey, group: &DeviceGroup) -> Result<Option<DeviceGroup>> {
+        let group = group.clone();
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            if !access::device_group_exists(&tx, tenant, group.id)? {
+                return Ok(None);
+            }
+            let saved = access::save_device_group(&tx, tenant, group)?;
+            tx.commit()?;
+            Ok(Some(saved))
+        })
+        .await
+    }
+
+    async fn delete_device_group(&self, tenant: TenantKey, group_id: i64) -> Result<bool> {
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let deleted = access::delete_device_group(&tx, tenant, group_id)?;
+            tx.commit()?;
+            Ok(deleted)
+        })
+        .await
+    }
+
+    async fn policy(&self, tenant: TenantKey) -> Result<Policy> {
+        self.read_fresh(|conn| {
+            Ok(Policy {
+                roles: access::roles(conn, tenant)?,
+                device_groups: access::ranked_groups(conn, tenant)?,
+            })
+        })
     }
 
     async fn user_by_upn(&self, upn: &str) -> Result<Option<UserRecord>> {
@@ -639,6 +782,7 @@ impl Store for SqliteStore {
     ) -> Result<Updated<String>> {
         self.write(move |conn| {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let ranked = access::ranked_groups(&tx, tenant)?;
             let mut updated = Vec::with_capacity(machine_ids.len());
             for machine_id in machine_ids {
                 let found: Option<String> = tx
@@ -652,11 +796,16 @@ impl Store for SqliteStore {
                 let mut machine: serde_json::Map<String, serde_json::Value> =
                     serde_json::from_str(&doc).map_err(unreadable_json)?;
                 update.apply(&mut machine);
+                // A tag can move the machine to another device group, and its alerts with it.
+                let regrouped = access::stamp_machine(&ranked, &mut machine);
                 let doc = serde_json::to_string(&machine).map_err(unreadable_json)?;
                 let fields = EntitySet::Machines.column_values(&machine);
                 let key: [&dyn ToSql; 3] = [&tenant.0, &machine_id, &doc];
                 tx.prepare_cached(&writes::UPDATE_MACHINE)?
                     .execute(params_from_iter(key.into_iter().chain(fields.iter().map(|v| v as &dyn ToSql))))?;
+                if regrouped {
+                    access::restamp_alerts(&tx, tenant, Some(&machine_id))?;
+                }
                 updated.push(doc);
             }
             tx.commit()?;
@@ -726,6 +875,9 @@ mod tests {
         import.commit().await.unwrap();
     }
 
+    /// Machine m1 as stored: in the Ungrouped device group.
+    const UNGROUPED_M1: &str = r#"{"id":"m1","rbacGroupId":0,"rbacGroupName":null}"#;
+
     async fn found(store: &SqliteStore, tenant: TenantKey, alert: &str) -> AlertMachine {
         store.alert_machine(tenant, alert, Timestamp(0)).await.unwrap()
     }
@@ -740,7 +892,7 @@ mod tests {
         import(&store, tenant, vec![machine("m1"), alert("a1", "m1")]).await;
         assert_eq!(
             found(&store, tenant, "a1").await,
-            AlertMachine::Found("{\"id\":\"m1\"}".into())
+            AlertMachine::Found(UNGROUPED_M1.into())
         );
 
         // Another handle on the same file stands for another process.
@@ -770,7 +922,7 @@ mod tests {
         drop(abandoned);
         assert_eq!(
             found(&store, tenant, "a1").await,
-            AlertMachine::Found("{\"id\":\"m1\"}".into())
+            AlertMachine::Found(UNGROUPED_M1.into())
         );
         assert_eq!(found(&store, tenant, "a2").await, AlertMachine::AlertNotFound);
         // And the store takes writes again.

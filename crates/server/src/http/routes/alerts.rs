@@ -7,10 +7,11 @@ use axum::response::IntoResponse;
 use axum::response::Response;
 use openmde_model::update::{AlertReference, AlertUpdate, SignedAlertUpdate};
 use openmde_model::{Timestamp, related};
-use openmde_store::query::Scope;
+use openmde_store::query::{EntitySet, Scope};
 use openmde_store::{AlertByReference, AlertMachine, Updated};
 use serde_json::{Map, Value};
 
+use crate::access::Admitted;
 use crate::http::auth::{
     ALERT_READ, ALERT_WRITE, Authenticated, FILE_READ, IP_READ, MACHINE_READ, Permissions, URL_READ, USER_READ,
 };
@@ -40,7 +41,8 @@ pub async fn list_alerts(
 ) -> Result<Response, ApiError> {
     let caller = state.admit(&auth, &ALERT_READ, api::ALERTS).await?;
     let scope = ("Alerts", retained_alerts(&state, None));
-    request.serve(&*state.store, caller.tenant, &origin, scope, None).await
+    let limit = caller.limit(EntitySet::Alerts, None);
+    request.serve(&*state.store, caller.tenant, &origin, scope, limit).await
 }
 
 /// `GET /api/alerts/$count`.
@@ -50,8 +52,9 @@ pub async fn count_alerts(
     request: ListOptions,
 ) -> Result<Response, ApiError> {
     let caller = state.admit(&auth, &ALERT_READ, api::ALERTS).await?;
+    let limit = caller.limit(EntitySet::Alerts, None);
     request
-        .serve_count(&*state.store, caller.tenant, retained_alerts(&state, None))
+        .serve_count(&*state.store, caller.tenant, retained_alerts(&state, None), limit)
         .await
 }
 
@@ -64,7 +67,7 @@ pub async fn machine_alerts(
     request: ListOptions,
 ) -> Result<Response, ApiError> {
     let caller = state.admit(&auth, &ALERT_READ, api::MACHINE_ALERTS).await?;
-    let machine_id = machines::resolve(&state, caller.tenant, &id_or_name).await?;
+    let machine_id = machines::resolve(&state, &caller, &id_or_name).await?;
     let scope = ("Alerts", retained_alerts(&state, Some(machine_id)));
     request.serve(&*state.store, caller.tenant, &origin, scope, None).await
 }
@@ -77,9 +80,9 @@ pub async fn count_machine_alerts(
     request: ListOptions,
 ) -> Result<Response, ApiError> {
     let caller = state.admit(&auth, &ALERT_READ, api::MACHINE_ALERTS).await?;
-    let machine_id = machines::resolve(&state, caller.tenant, &id_or_name).await?;
+    let machine_id = machines::resolve(&state, &caller, &id_or_name).await?;
     request
-        .serve_count(&*state.store, caller.tenant, retained_alerts(&state, Some(machine_id)))
+        .serve_count(&*state.store, caller.tenant, retained_alerts(&state, Some(machine_id)), None)
         .await
 }
 
@@ -93,12 +96,7 @@ pub async fn get_alert(
 ) -> Result<Response, ApiError> {
     let caller = state.admit(&auth, &ALERT_READ, api::ALERT).await?;
     let projection = Projection::new(&ALERT, select.as_deref())?;
-    let updated_since = state.retention_start();
-    let stored = state
-        .store
-        .alert(caller.tenant, &alert_id, updated_since)
-        .await?
-        .ok_or_else(|| ApiError::resource_not_found("Alert", &alert_id))?;
+    let stored = reachable_alert(&state, &caller, &alert_id).await?;
     entity_response(&origin, "Alerts", projection.as_ref(), &alert_document(&stored)?)
 }
 
@@ -112,7 +110,7 @@ pub async fn update_alert(
 ) -> Result<Response, ApiError> {
     let caller = state.admit(&auth, &ALERT_WRITE, api::ALERT_UPDATE).await?;
     let update = AlertUpdate::from_body(&ApiError::json_body(&body)?).map_err(ApiError::body)?;
-    let mut updated = apply_to_alerts(&state, caller, vec![alert_id], update).await?;
+    let mut updated = apply_to_alerts(&state, &caller, vec![alert_id], update).await?;
     let stored = updated.pop().ok_or_else(ApiError::internal)?;
     entity_response(&origin, "Alerts", None, &alert_document(&stored)?)
 }
@@ -125,7 +123,7 @@ pub async fn batch_update(
 ) -> Result<Response, ApiError> {
     let caller = state.admit(&auth, &ALERT_WRITE, api::ALERT_BATCH_UPDATE).await?;
     let (ids, update) = AlertUpdate::from_batch_body(&ApiError::json_body(&body)?).map_err(ApiError::body)?;
-    apply_to_alerts(&state, caller, ids, update).await?;
+    apply_to_alerts(&state, &caller, ids, update).await?;
     Ok(axum::http::StatusCode::OK.into_response())
 }
 
@@ -140,6 +138,9 @@ pub async fn create_by_reference(
     let caller = state.admit(&auth, &ALERT_WRITE, api::ALERT_BY_REFERENCE).await?;
     let reference = AlertReference::from_body(&ApiError::json_body(&body)?).map_err(ApiError::body)?;
     let machine_id = reference.machine_id.clone();
+    if !caller.reaches_all() {
+        machines::resolve(&state, &caller, &machine_id).await?;
+    }
     let now = Timestamp::now();
     let stored = match state
         .store
@@ -167,13 +168,33 @@ fn new_alert_id(now: Timestamp) -> String {
     format!("da{}_{random}", now.0 + UNIX_EPOCH_IN_DOTNET_TICKS)
 }
 
-/// Applies an update, signed by the caller, to alerts within retention: all or none.
+/// An alert within retention and within the caller's device groups, or 404.
+async fn reachable_alert(
+    state: &AppState,
+    caller: &Admitted<'_>,
+    alert_id: &str,
+) -> Result<openmde_store::AlertDocument, ApiError> {
+    state
+        .store
+        .alert(caller.tenant, alert_id, state.retention_start())
+        .await?
+        .filter(|stored| caller.reaches_alert(&stored.doc))
+        .ok_or_else(|| ApiError::resource_not_found("Alert", alert_id))
+}
+
+/// Applies an update, signed by the caller, to alerts within retention (and within a user's
+/// device groups): all or none.
 async fn apply_to_alerts(
     state: &AppState,
-    caller: &openmde_identity::Caller,
+    caller: &Admitted<'_>,
     alert_ids: Vec<String>,
     update: AlertUpdate,
 ) -> Result<Vec<openmde_store::AlertDocument>, ApiError> {
+    if !caller.reaches_all() {
+        for alert_id in &alert_ids {
+            reachable_alert(state, caller, alert_id).await?;
+        }
+    }
     let author = match &caller.principal.kind {
         openmde_identity::PrincipalKind::Delegated { upn: Some(upn), .. } => upn.clone(),
         _ => caller.principal.client_id.clone(),
@@ -207,8 +228,11 @@ pub async fn alert_machine(
         .alert_machine(caller.tenant, &alert_id, updated_since)
         .await?
     {
-        AlertMachine::Found(machine) => entity_response(&origin, "Machines", projection.as_ref(), &machine),
-        AlertMachine::AlertNotFound => Err(ApiError::resource_not_found("Alert", &alert_id)),
+        AlertMachine::Found(machine) if caller.reaches_machine(&machine) => {
+            entity_response(&origin, "Machines", projection.as_ref(), &machine)
+        }
+        // A user outside the alert's device group finds neither the device nor the alert.
+        AlertMachine::Found(_) | AlertMachine::AlertNotFound => Err(ApiError::resource_not_found("Alert", &alert_id)),
         AlertMachine::AlertHasNoMachine => Err(ApiError::resource_not_found("Machine of alert", &alert_id)),
         AlertMachine::MachineNotFound { machine_id } => Err(ApiError::resource_not_found("Machine", &machine_id)),
     }
@@ -237,12 +261,7 @@ async fn related_to_alert(
     derive: impl FnOnce(&Map<String, Value>, &[Map<String, Value>]) -> Related,
 ) -> Result<Response, ApiError> {
     let caller = state.admit(auth, permissions, api).await?;
-    let updated_since = state.retention_start();
-    let stored = state
-        .store
-        .alert(caller.tenant, alert_id, updated_since)
-        .await?
-        .ok_or_else(|| ApiError::resource_not_found("Alert", alert_id))?;
+    let stored = reachable_alert(state, &caller, alert_id).await?;
     let (alert, evidence) = stored.parts().ok_or_else(|| {
         tracing::error!(alert = %alert_id, "stored alert is not valid JSON");
         ApiError::internal()

@@ -8,11 +8,14 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use openmde_model::update::{BodyError, MachineUpdate};
 use openmde_model::{Timestamp, related};
-use openmde_store::query::{Condition, ListQuery, Scope};
-use openmde_store::{AlertDocument, TenantKey, Updated};
+use openmde_store::query::{Condition, EntitySet, ListQuery, Scope};
+use openmde_store::{AlertDocument, Updated};
 use serde_json::{Map, Value};
 
-use crate::http::auth::{Authenticated, MACHINE_READ, MACHINE_WRITE, USER_READ};
+use crate::access::Admitted;
+use crate::http::auth::{
+    Authenticated, MACHINE_DEVICE_VALUE, MACHINE_READ, MACHINE_TAGS, MACHINE_UPDATE, Permissions, USER_READ,
+};
 use crate::http::error::ApiError;
 use crate::http::extract::ApiPath;
 use crate::http::list::{ListOptions, MAX_PAGE};
@@ -27,13 +30,10 @@ fn retained_machines(state: &AppState) -> Scope {
     }
 }
 
-/// The id of a machine within retention, by its id or computer DNS name, or 404.
-pub async fn resolve(state: &AppState, tenant: TenantKey, id_or_name: &str) -> Result<String, ApiError> {
-    let machine = state
-        .store
-        .machine(tenant, id_or_name, state.retention_start())
-        .await?
-        .ok_or_else(|| ApiError::resource_not_found("Machine", id_or_name))?;
+/// The id of a machine within retention and within the caller's device groups, by its id or
+/// computer DNS name, or 404.
+pub async fn resolve(state: &AppState, caller: &Admitted<'_>, id_or_name: &str) -> Result<String, ApiError> {
+    let machine = reachable_machine(state, caller, id_or_name).await?;
     let machine: Map<String, Value> = serde_json::from_str(&machine).map_err(|error| {
         tracing::error!(%error, "stored machine is not valid JSON");
         ApiError::internal()
@@ -54,11 +54,12 @@ pub async fn list_machines(
     request: ListOptions,
 ) -> Result<Response, ApiError> {
     let caller = state.admit(&auth, &MACHINE_READ, api::MACHINES).await?;
-    let list = request.list(retained_machines(&state), None)?;
+    let list = request.list(retained_machines(&state), caller.limit(EntitySet::Machines, None))?;
     let page = state.store.list(caller.tenant, &list.query).await?;
     if page.rows.is_empty() && list.query.after.is_none() {
         let any = ListQuery {
             limit: 1,
+            filter: caller.limit(EntitySet::Machines, None),
             ..ListQuery::new(retained_machines(&state))
         };
         if state.store.list(caller.tenant, &any).await?.rows.is_empty() {
@@ -75,8 +76,9 @@ pub async fn count_machines(
     request: ListOptions,
 ) -> Result<Response, ApiError> {
     let caller = state.admit(&auth, &MACHINE_READ, api::MACHINES).await?;
+    let limit = caller.limit(EntitySet::Machines, None);
     request
-        .serve_count(&*state.store, caller.tenant, retained_machines(&state))
+        .serve_count(&*state.store, caller.tenant, retained_machines(&state), limit)
         .await
 }
 
@@ -108,9 +110,9 @@ pub async fn find_by_tag(
         }
     };
     let scope = ("Machines", retained_machines(&state));
-    let condition = Condition::machine_tagged(tag, prefix);
+    let condition = caller.limit(EntitySet::Machines, Some(Condition::machine_tagged(tag, prefix)));
     request
-        .serve(&*state.store, caller.tenant, &origin, scope, Some(condition))
+        .serve(&*state.store, caller.tenant, &origin, scope, condition)
         .await
 }
 
@@ -178,11 +180,18 @@ pub async fn get_machine(
     let caller = state.admit(&auth, &MACHINE_READ, api::MACHINE).await?;
     let select = request.select_only()?;
     let projection = Projection::new(&MACHINE, select)?;
-    let seen_since = state.retention_start();
-    match state.store.machine(caller.tenant, &id_or_name, seen_since).await? {
-        Some(machine) => entity_response(&origin, "Machines", projection.as_ref(), &machine),
-        None => Err(ApiError::resource_not_found("Machine", &id_or_name)),
-    }
+    let machine = reachable_machine(&state, &caller, &id_or_name).await?;
+    entity_response(&origin, "Machines", projection.as_ref(), &machine)
+}
+
+/// A machine's document, if within retention and within the caller's device groups, else 404.
+async fn reachable_machine(state: &AppState, caller: &Admitted<'_>, id_or_name: &str) -> Result<String, ApiError> {
+    state
+        .store
+        .machine(caller.tenant, id_or_name, state.retention_start())
+        .await?
+        .filter(|machine| caller.reaches_machine(machine))
+        .ok_or_else(|| ApiError::resource_not_found("Machine", id_or_name))
 }
 
 /// Machines seen with an internal IP within 15 minutes of a time in the past 30 days.
@@ -205,9 +214,10 @@ async fn find_by_ip(
         at.plus_seconds(FIND_BY_IP_WINDOW_SECONDS),
     );
     let condition = Condition::machine_seen_with_ip(ip, window.0, window.1);
+    let condition = caller.limit(EntitySet::Machines, Some(condition));
     let scope = ("Machines", retained_machines(state));
     request
-        .serve(&*state.store, caller.tenant, origin, scope, Some(condition))
+        .serve(&*state.store, caller.tenant, origin, scope, condition)
         .await
 }
 
@@ -221,7 +231,7 @@ pub async fn logon_users(
 ) -> Result<Response, ApiError> {
     let caller = state.admit(&auth, &USER_READ, api::MACHINE_LOGON_USERS).await?;
     request.select_only()?;
-    let machine_id = resolve(&state, caller.tenant, &id_or_name).await?;
+    let machine_id = resolve(&state, &caller, &id_or_name).await?;
     let alerts = ListQuery {
         limit: MAX_PAGE,
         with_evidence: true,
@@ -258,23 +268,29 @@ async fn update_machine(
     auth: &Authenticated,
     origin: &RequestOrigin,
     machine_id: &str,
-    api: &'static str,
+    (permissions, api): (&Permissions, &'static str),
     (body, read): (&[u8], ReadBody),
 ) -> Result<Response, ApiError> {
-    let caller = state.admit(auth, &MACHINE_WRITE, api).await?;
+    let caller = state.admit(auth, permissions, api).await?;
     let update = read(&ApiError::json_body(body)?).map_err(ApiError::body)?;
-    let mut updated = apply_to_machines(state, caller, vec![machine_id.to_string()], update).await?;
+    let mut updated = apply_to_machines(state, &caller, vec![machine_id.to_string()], update).await?;
     let machine = updated.pop().ok_or_else(ApiError::internal)?;
     entity_response(origin, "Machines", None, &machine)
 }
 
-/// Applies an update to machines within retention: all or none.
+/// Applies an update to machines within retention (and within a user's device groups): all or
+/// none.
 async fn apply_to_machines(
     state: &AppState,
-    caller: &openmde_identity::Caller,
+    caller: &Admitted<'_>,
     machine_ids: Vec<String>,
     update: MachineUpdate,
 ) -> Result<Vec<String>, ApiError> {
+    if !caller.reaches_all() {
+        for machine_id in &machine_ids {
+            reachable_machine(state, caller, machine_id).await?;
+        }
+    }
     let seen_since = state.retention_start();
     match state
         .store
@@ -294,9 +310,9 @@ pub async fn tags_for_multiple(
     origin: RequestOrigin,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let caller = state.admit(&auth, &MACHINE_WRITE, api::MACHINES_TAGS).await?;
+    let caller = state.admit(&auth, &MACHINE_TAGS, api::MACHINES_TAGS).await?;
     let (ids, update) = MachineUpdate::from_multiple_tags_body(&ApiError::json_body(&body)?).map_err(ApiError::body)?;
-    let machines = apply_to_machines(&state, caller, ids, update).await?;
+    let machines = apply_to_machines(&state, &caller, ids, update).await?;
     let items = machines
         .iter()
         .map(|doc| serde_json::from_str(doc))
@@ -317,7 +333,8 @@ pub async fn tags(
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     let read = (&body[..], MachineUpdate::from_tags_body as ReadBody);
-    update_machine(&state, &auth, &origin, &machine_id, api::MACHINE_TAGS, read).await
+    let api = (&MACHINE_TAGS, api::MACHINE_TAGS);
+    update_machine(&state, &auth, &origin, &machine_id, api, read).await
 }
 
 /// `POST /api/machines/{id}/setDeviceValue`: `{"DeviceValue": "Normal" | "Low" | "High"}`.
@@ -329,7 +346,8 @@ pub async fn set_device_value(
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     let read = (&body[..], MachineUpdate::from_device_value_body as ReadBody);
-    update_machine(&state, &auth, &origin, &machine_id, api::MACHINE_DEVICE_VALUE, read).await
+    let api = (&MACHINE_DEVICE_VALUE, api::MACHINE_DEVICE_VALUE);
+    update_machine(&state, &auth, &origin, &machine_id, api, read).await
 }
 
 /// `PATCH /api/machines/{id}`: `{"machineTags": [...], "deviceValue": "..."}`; the sent tags
@@ -342,5 +360,6 @@ pub async fn patch_machine(
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     let read = (&body[..], MachineUpdate::from_patch_body as ReadBody);
-    update_machine(&state, &auth, &origin, &machine_id, api::MACHINE_UPDATE, read).await
+    let api = (&MACHINE_UPDATE, api::MACHINE_UPDATE);
+    update_machine(&state, &auth, &origin, &machine_id, api, read).await
 }
