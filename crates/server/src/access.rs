@@ -33,7 +33,8 @@ impl AccessCache {
         user_id: &str,
         claimed_groups: &[String],
     ) -> Result<Arc<Access>, ApiError> {
-        let key = (tenant, user_id.to_string());
+        // Tokens of one user may claim different groups.
+        let key = (tenant, format!("{user_id}\n{}", claimed_groups.join("\n")));
         let fresh = |(at, _): &(Instant, Arc<Access>)| at.elapsed() < ACCESS_TTL;
         if let Some((_, access)) = self.read().get(&key).filter(|e| fresh(e)) {
             return Ok(Arc::clone(access));

@@ -125,13 +125,24 @@ pub async fn create_user(
     tenant: &Tenant,
     upn: &str,
     display_name: &str,
-    password: Option<String>,
+    (password, groups): (Option<String>, &[String]),
 ) -> anyhow::Result<CreatedUser> {
     anyhow::ensure!(
         upn.split_once('@')
             .is_some_and(|(name, domain)| !name.is_empty() && domain.contains('.')),
         "'{upn}' is not a user principal name like alice@contoso.onmicrosoft.com"
     );
+    let known = store.user_groups(tenant.key).await?;
+    let group_ids = groups
+        .iter()
+        .map(|group| {
+            known
+                .iter()
+                .find(|g| g.id == *group || g.display_name.eq_ignore_ascii_case(group))
+                .map(|g| g.id.clone())
+                .with_context(|| format!("no user group '{group}' in tenant {}", tenant.domain))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let password = password.unwrap_or_else(openmde_identity::secret::generate);
     let to_hash = password.clone();
     let password_hash = tokio::task::spawn_blocking(move || openmde_identity::password::hash(&to_hash)).await??;
@@ -146,6 +157,9 @@ pub async fn create_user(
         .create_user(&user)
         .await
         .map_err(|e| anyhow::anyhow!("cannot create {upn}: {e}"))?;
+    for group_id in &group_ids {
+        store.set_group_member(tenant.key, group_id, &user.object_id, true).await?;
+    }
     Ok(CreatedUser {
         tenant_id: tenant.id.clone(),
         object_id: user.object_id,
@@ -218,7 +232,9 @@ pub async fn first_start(store: &dyn Store, dir: &DataDir, demo: bool) -> anyhow
         &resource::machine_and_alert_permissions(),
     )
     .await?;
-    let user = create_user(store, &tenant, DEMO_USER, "Demo Analyst", None).await?;
+    // An administrator, as Entra's Security Administrators are in a new MDE tenant.
+    let administrators = [openmde_store::ADMINISTRATORS_GROUP.to_string()];
+    let user = create_user(store, &tenant, DEMO_USER, "Demo Analyst", (None, &administrators)).await?;
     credentials.user_principal_name = Some(user.upn);
     credentials.user_password = Some(user.password);
     if demo {

@@ -104,6 +104,10 @@ pub struct CreateUserArgs {
     /// Tenant id or domain (default: the only tenant).
     #[arg(long)]
     pub tenant: Option<String>,
+    /// A user group to join, by name or id (repeatable); `MDE administrators` holds the
+    /// built-in administrator role. Without a group with a role, API calls are refused (403).
+    #[arg(long = "group")]
+    pub groups: Vec<String>,
     /// Print `{"tenantId","objectId","upn","password"}`.
     #[arg(long)]
     pub json: bool,

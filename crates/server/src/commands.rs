@@ -180,7 +180,14 @@ async fn add_certificate(data_dir: DataDir, client_id: &str, cert: &std::path::P
 async fn create_user(data_dir: DataDir, args: CreateUserArgs) -> anyhow::Result<()> {
     let store = data_dir.open_store()?;
     let tenant = bootstrap::resolve_tenant(store.as_ref(), args.tenant.as_deref()).await?;
-    let user = bootstrap::create_user(store.as_ref(), &tenant, &args.upn, &args.name, args.password).await?;
+    let user = bootstrap::create_user(
+        store.as_ref(),
+        &tenant,
+        &args.upn,
+        &args.name,
+        (args.password, &args.groups),
+    )
+    .await?;
     if args.json {
         let created = serde_json::json!({
             "tenantId": user.tenant_id, "objectId": user.object_id, "upn": user.upn, "password": user.password,

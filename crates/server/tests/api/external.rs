@@ -40,8 +40,27 @@ async fn tokens_of_a_trusted_issuer_are_verified_against_its_jwks() {
         server.machine_status(&alert, &token(&signing, "ext-1", &app)).await,
         200
     );
+    // A user of the issuer has the roles of the groups their `groups` claim names.
+    let tenant = server.store().tenant(server.tenant()).await.unwrap().unwrap().key;
+    let groups = server.store().user_groups(tenant).await.unwrap();
+    let administrators = &groups
+        .iter()
+        .find(|g| g.display_name == openmde_store::ADMINISTRATORS_GROUP)
+        .unwrap()
+        .id;
     let user = json!({"iss": ISSUER, "aud": ["account", "openmde-api"], "exp": now + 600, "azp": "portal",
         "sub": "user-1", "preferred_username": "erin@contoso.onmicrosoft.com", "scope": "openid Alert.Read"});
+    let without_role = assert_mde_error(
+        server
+            .get("/api/alerts?$top=1", Some(&token(&signing, "ext-1", &user)))
+            .await,
+        403,
+        "Forbidden",
+    )
+    .await;
+    assert!(without_role.contains("'View data'"), "{without_role}");
+    let mut user = user;
+    user["groups"] = json!(["some-other-group", administrators]);
     let user_token = token(&signing, "ext-1", &user);
     assert_eq!(server.get("/api/alerts?$top=1", Some(&user_token)).await.status(), 200);
     assert_mde_error(

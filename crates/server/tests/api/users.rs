@@ -12,9 +12,16 @@ async fn server_with_user() -> TestServer {
     let server = TestServer::start().await;
     let store = server.store();
     let tenant = store.tenant(server.tenant()).await.unwrap().unwrap();
-    openmde::bootstrap::create_user(store.as_ref(), &tenant, UPN, "Alice Analyst", Some(PASSWORD.into()))
-        .await
-        .unwrap();
+    let administrators = [openmde_store::ADMINISTRATORS_GROUP.to_string()];
+    openmde::bootstrap::create_user(
+        store.as_ref(),
+        &tenant,
+        UPN,
+        "Alice Analyst",
+        (Some(PASSWORD.into()), &administrators),
+    )
+    .await
+    .unwrap();
     server
 }
 
@@ -182,7 +189,7 @@ async fn password_grant_errors_carry_entra_codes() {
         &other,
         "bob@fabrikam.onmicrosoft.com",
         "Bob",
-        Some("pw-bob".into()),
+        (Some("pw-bob".into()), &[]),
     )
     .await
     .unwrap();
