@@ -45,7 +45,7 @@ cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
 "$bin/openmde" --data-dir "$out/data" serve --no-demo --no-rate-limits \
-    --listen 127.0.0.1:18443 --http-listen 127.0.0.1:18080 >"$out/serve.log" 2>&1 &
+    --listen 127.0.0.1:18443 --http-listen 127.0.0.1:18080 --no-admin >"$out/serve.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do [ -f "$out/data/credentials.json" ] && break; sleep 0.1; done
 sleep 0.5

@@ -26,7 +26,7 @@ def server():
     binary = os.environ.get("OPENMDE_BIN", str(ROOT / "target" / "debug" / "openmde"))
     data_dir = tempfile.mkdtemp(prefix="openmde-py-")
     process = subprocess.Popen(
-        [binary, "--data-dir", data_dir, "serve", "--listen", "127.0.0.1:0"],
+        [binary, "--data-dir", data_dir, "serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )
     line = process.stdout.readline()
@@ -197,7 +197,7 @@ def hosts_override():
 def on_port_443(server):
     """A second server on the same data directory, listening where Microsoft's hosts do."""
     process = subprocess.Popen(
-        [server["binary"], "--data-dir", server["dataDir"], "serve", "--listen", "127.0.0.1:443"],
+        [server["binary"], "--data-dir", server["dataDir"], "serve", "--listen", "127.0.0.1:443", "--no-admin"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     for _ in range(100):

@@ -5,13 +5,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use openmde_identity::{resource, secret};
+use openmde_identity::resource;
 use openmde_model::{EntityKind, Record, Timestamp};
 use openmde_store::sqlite::SqliteStore;
-use openmde_store::{AppRegistration, Store, Tenant};
+use openmde_store::Store;
 use serde::{Deserialize, Serialize};
 
 use crate::demo::Fleet;
+use crate::manage::{Manager, NewApp, NewUser};
 
 pub const DEMO_MACHINES: u64 = 50;
 pub const DEMO_ALERTS: u64 = 200;
@@ -36,6 +37,24 @@ impl DataDir {
     }
     pub fn credentials(&self) -> PathBuf {
         self.root.join("credentials.json")
+    }
+
+    /// The admin API's key, kept in `admin-key` (owner-only), created on first use.
+    pub fn admin_key(&self) -> anyhow::Result<String> {
+        let path = self.admin_key_path();
+        if let Ok(key) = std::fs::read_to_string(&path) {
+            let key = key.trim().to_string();
+            anyhow::ensure!(!key.is_empty(), "{} is empty", path.display());
+            return Ok(key);
+        }
+        std::fs::create_dir_all(&self.root)?;
+        let key = openmde_identity::secret::generate_long();
+        write_private(&path, &key)?;
+        Ok(key)
+    }
+
+    pub fn admin_key_path(&self) -> PathBuf {
+        self.root.join("admin-key")
     }
 
     /// Opens the store, creating the directory and database as needed.
@@ -94,121 +113,6 @@ pub fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The tenant named by `--tenant` (GUID or domain), or the only one there is.
-pub async fn resolve_tenant(store: &dyn Store, named: Option<&str>) -> anyhow::Result<Tenant> {
-    if let Some(name) = named {
-        return store
-            .tenant(name)
-            .await?
-            .with_context(|| format!("no tenant '{name}' in this data directory"));
-    }
-    let mut tenants = store.tenants().await?;
-    match tenants.len() {
-        0 => anyhow::bail!("this data directory has no tenant yet: run `openmde serve` once to create one"),
-        1 => Ok(tenants.remove(0)),
-        _ => anyhow::bail!("this data directory has several tenants: choose one with --tenant"),
-    }
-}
-
-/// Registers an application with the given application permissions.
-/// A user created by `openmde users create`, with the password to sign in with.
-pub struct CreatedUser {
-    pub tenant_id: String,
-    pub object_id: String,
-    pub upn: String,
-    pub password: String,
-}
-
-/// Adds a user who signs in with `password` (a generated one if `None`).
-pub async fn create_user(
-    store: &dyn Store,
-    tenant: &Tenant,
-    upn: &str,
-    display_name: &str,
-    (password, groups): (Option<String>, &[String]),
-) -> anyhow::Result<CreatedUser> {
-    anyhow::ensure!(
-        upn.split_once('@')
-            .is_some_and(|(name, domain)| !name.is_empty() && domain.contains('.')),
-        "'{upn}' is not a user principal name like alice@contoso.onmicrosoft.com"
-    );
-    let known = store.user_groups(tenant.key).await?;
-    let group_ids = groups
-        .iter()
-        .map(|group| {
-            known
-                .iter()
-                .find(|g| g.id == *group || g.display_name.eq_ignore_ascii_case(group))
-                .map(|g| g.id.clone())
-                .with_context(|| format!("no user group '{group}' in tenant {}", tenant.domain))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let password = password.unwrap_or_else(openmde_identity::secret::generate);
-    let to_hash = password.clone();
-    let password_hash = tokio::task::spawn_blocking(move || openmde_identity::password::hash(&to_hash)).await??;
-    let user = openmde_store::UserRecord {
-        tenant: tenant.key,
-        object_id: uuid::Uuid::new_v4().to_string(),
-        upn: upn.to_string(),
-        display_name: display_name.to_string(),
-        password_hash,
-    };
-    store
-        .create_user(&user)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot create {upn}: {e}"))?;
-    for group_id in &group_ids {
-        store.set_group_member(tenant.key, group_id, &user.object_id, true).await?;
-    }
-    Ok(CreatedUser {
-        tenant_id: tenant.id.clone(),
-        object_id: user.object_id,
-        upn: user.upn,
-        password,
-    })
-}
-
-pub async fn create_app(
-    store: &dyn Store,
-    tenant: &Tenant,
-    name: &str,
-    roles: &[String],
-) -> anyhow::Result<Credentials> {
-    let roles = roles
-        .iter()
-        .map(|role| {
-            resource::application_permission(role)
-                .map(str::to_string)
-                .with_context(|| {
-                    format!(
-                        "unknown permission '{role}'; known: {}",
-                        resource::APPLICATION_PERMISSIONS.join(", ")
-                    )
-                })
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let client_secret = secret::generate();
-    let app = AppRegistration {
-        client_id: uuid::Uuid::new_v4().to_string(),
-        tenant: tenant.key,
-        object_id: uuid::Uuid::new_v4().to_string(),
-        name: name.to_string(),
-        secret_sha256: secret::sha256(&client_secret),
-        roles: roles.clone(),
-    };
-    store.create_app(&app).await?;
-    Ok(Credentials {
-        tenant_id: tenant.id.clone(),
-        client_id: app.client_id,
-        client_secret,
-        tenant_domain: Some(tenant.domain.clone()),
-        roles,
-        sample_alert_id: None,
-        user_principal_name: None,
-        user_password: None,
-    })
-}
-
 /// On an empty store: the demo tenant and application, and the fleet unless `demo` is off.
 /// Returns the new credentials, also written to `credentials.json`.
 /// The user created on first start.
@@ -225,18 +129,30 @@ pub async fn first_start(store: &dyn Store, dir: &DataDir, demo: bool) -> anyhow
             "contoso.onmicrosoft.com",
         )
         .await?;
-    let mut credentials = create_app(
-        store,
-        &tenant,
-        "openmde demo application",
-        &resource::machine_and_alert_permissions(),
-    )
-    .await?;
+    let manager = Manager::new(store, None);
+    let app = NewApp {
+        name: "openmde demo application".into(),
+        roles: resource::machine_and_alert_permissions(),
+    };
+    let app = manager.create_app(&tenant, app).await?;
     // An administrator, as Entra's Security Administrators are in a new MDE tenant.
-    let administrators = [openmde_store::ADMINISTRATORS_GROUP.to_string()];
-    let user = create_user(store, &tenant, DEMO_USER, "Demo Analyst", (None, &administrators)).await?;
-    credentials.user_principal_name = Some(user.upn);
-    credentials.user_password = Some(user.password);
+    let user = NewUser {
+        upn: DEMO_USER.into(),
+        display_name: "Demo Analyst".into(),
+        password: None,
+        groups: vec![openmde_store::ADMINISTRATORS_GROUP.into()],
+    };
+    let user = manager.create_user(&tenant, user).await?;
+    let mut credentials = Credentials {
+        tenant_id: app.tenant_id,
+        client_id: app.client_id,
+        client_secret: app.client_secret,
+        tenant_domain: Some(tenant.domain.clone()),
+        roles: app.roles,
+        sample_alert_id: None,
+        user_principal_name: Some(user.upn),
+        user_password: Some(user.password),
+    };
     if demo {
         let fleet = Fleet {
             machines: DEMO_MACHINES,

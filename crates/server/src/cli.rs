@@ -24,12 +24,24 @@ pub struct Cli {
 pub enum Command {
     /// Serve the MDE API and the token issuer.
     Serve(ServeArgs),
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenants(TenantsCommand),
     /// Manage application registrations.
     #[command(subcommand)]
     Apps(AppsCommand),
     /// Manage users (who sign in with a password and get delegated tokens).
     #[command(subcommand)]
     Users(UsersCommand),
+    /// Manage user groups, which roles and device groups are assigned to.
+    #[command(subcommand)]
+    Groups(GroupsCommand),
+    /// Manage MDE roles: permission options assigned to user groups.
+    #[command(subcommand)]
+    Roles(RolesCommand),
+    /// Manage device groups: ranked rules that put each machine into one group.
+    #[command(subcommand, name = "device-groups")]
+    DeviceGroups(DeviceGroupsCommand),
     /// Manage the token signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -78,15 +90,60 @@ pub struct ServeArgs {
     /// API accepts: `{"issuer", "jwks" (URL or file), "audiences", "tenant"}` (repeatable).
     #[arg(long = "trust-issuer", env = "OPENMDE_TRUSTED_ISSUERS", value_delimiter = ';')]
     pub trusted_issuers: Vec<PathBuf>,
+    /// The admin API's address (plain HTTP; keep it on loopback).
+    #[arg(long, env = "OPENMDE_ADMIN_LISTEN", default_value = "127.0.0.1:8444")]
+    pub admin_listen: SocketAddr,
+    /// Serve no admin API.
+    #[arg(long, env = "OPENMDE_NO_ADMIN")]
+    pub no_admin: bool,
+    /// The admin API's key (default: the data directory's admin-key file, created if missing).
+    #[arg(long, env = "OPENMDE_ADMIN_KEY", hide_env_values = true)]
+    pub admin_key: Option<String>,
     /// Seconds a new signing key (`openmde keys rotate`) is published before it signs.
     #[arg(long, env = "OPENMDE_KEY_ACTIVATION_DELAY", default_value_t = 3600, value_parser = clap::value_parser!(i64).range(0..=31_536_000))]
     pub key_activation_delay: i64,
+}
+
+/// Options every management command takes.
+#[derive(Debug, Clone, Args)]
+pub struct Scope {
+    /// Tenant id or domain (default: the only tenant).
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// Print JSON (the admin API's answer) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantsCommand {
+    List(Scope),
+    /// Add a tenant, with its administrators group, built-in role and Ungrouped device group.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// e.g. fabrikam.onmicrosoft.com.
+        #[arg(long)]
+        domain: String,
+        /// The directory id (a GUID); generated when left out.
+        #[arg(long)]
+        id: Option<String>,
+        #[command(flatten)]
+        scope: Scope,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum UsersCommand {
     /// Add a user; prints the password (a generated one unless --password is given).
     Create(CreateUserArgs),
+    List(Scope),
+    /// Remove a user (by UPN or object id) and their group memberships.
+    Delete {
+        user: String,
+        #[command(flatten)]
+        scope: Scope,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -101,16 +158,127 @@ pub struct CreateUserArgs {
     /// list: prefer OPENMDE_USER_PASSWORD.
     #[arg(long, env = "OPENMDE_USER_PASSWORD", hide_env_values = true)]
     pub password: Option<String>,
-    /// Tenant id or domain (default: the only tenant).
-    #[arg(long)]
-    pub tenant: Option<String>,
     /// A user group to join, by name or id (repeatable); `MDE administrators` holds the
     /// built-in administrator role. Without a group with a role, API calls are refused (403).
     #[arg(long = "group")]
     pub groups: Vec<String>,
-    /// Print `{"tenantId","objectId","upn","password"}`.
+    #[command(flatten)]
+    pub scope: Scope,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GroupsCommand {
+    List(Scope),
+    Create {
+        #[arg(long)]
+        name: String,
+        /// An id of your choice, e.g. the object id of an Entra group, whose members' tokens
+        /// (from a trusted issuer, `groups` claim) then count as members.
+        #[arg(long)]
+        id: Option<String>,
+        /// A member, by UPN or object id (repeatable).
+        #[arg(long = "member")]
+        members: Vec<String>,
+        #[command(flatten)]
+        scope: Scope,
+    },
+    /// Remove a group (by name or id) and its assignments.
+    Delete {
+        group: String,
+        #[command(flatten)]
+        scope: Scope,
+    },
+    AddMember {
+        group: String,
+        user: String,
+        #[command(flatten)]
+        scope: Scope,
+    },
+    RemoveMember {
+        group: String,
+        user: String,
+        #[command(flatten)]
+        scope: Scope,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RoleArgs {
     #[arg(long)]
-    pub json: bool,
+    pub name: Option<String>,
+    #[arg(long)]
+    pub description: Option<String>,
+    /// A permission option (repeatable): view-data, alerts-investigation, active-remediation,
+    /// manage-security-settings, security-baselines, live-response-basic, live-response-advanced.
+    #[arg(long = "permission")]
+    pub permissions: Vec<String>,
+    /// A user group the role is assigned to, by name or id (repeatable).
+    #[arg(long = "group")]
+    pub groups: Vec<String>,
+    #[command(flatten)]
+    pub scope: Scope,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RolesCommand {
+    List(Scope),
+    Create(RoleArgs),
+    /// Change a role (by name or id): the options given replace the role's.
+    Update {
+        role: String,
+        #[command(flatten)]
+        changes: RoleArgs,
+    },
+    Delete {
+        role: String,
+        #[command(flatten)]
+        scope: Scope,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct DeviceGroupArgs {
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Rank: 1 is the highest; a machine joins the highest-ranked group it matches.
+    #[arg(long)]
+    pub rank: Option<i64>,
+    #[arg(long)]
+    pub description: Option<String>,
+    /// Remediation level, e.g. FullRemediateThreatsAutomatically, NoAutomatedResponse.
+    #[arg(long)]
+    pub automation_level: Option<String>,
+    /// A condition `PROPERTY OPERATOR VALUE` (repeatable): `name startswith web`,
+    /// `domain equals corp.contoso.com`, `tag contains VIP`, `os in Linux,WindowsServer2019`.
+    /// Conditions on one property are OR'ed, the properties AND'ed.
+    #[arg(long = "rule")]
+    pub rules: Vec<String>,
+    /// A user group with access, by name or id (repeatable); none: every user.
+    #[arg(long = "group")]
+    pub groups: Vec<String>,
+    /// Open the group to every user again (update).
+    #[arg(long, conflicts_with = "groups")]
+    pub all_users: bool,
+    #[command(flatten)]
+    pub scope: Scope,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeviceGroupsCommand {
+    List(Scope),
+    Create(DeviceGroupArgs),
+    /// Change a device group (by name or id): the options given replace the group's.
+    Update {
+        group: String,
+        #[command(flatten)]
+        changes: DeviceGroupArgs,
+    },
+    /// Remove a device group; its machines move to the next group they match.
+    Delete {
+        group: String,
+        #[command(flatten)]
+        scope: Scope,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -134,6 +302,13 @@ pub enum KeysCommand {
 pub enum AppsCommand {
     /// Register an application with application permissions; prints its credentials.
     Create(CreateAppArgs),
+    List(Scope),
+    /// Remove an application and its certificates.
+    Delete {
+        client_id: String,
+        #[command(flatten)]
+        scope: Scope,
+    },
     /// Let an application authenticate with a certificate (client assertions signed by its key).
     AddCertificate {
         #[arg(long)]
@@ -151,12 +326,8 @@ pub struct CreateAppArgs {
     /// Application permission, e.g. Machine.Read.All (repeatable).
     #[arg(long = "role", required = true)]
     pub roles: Vec<String>,
-    /// Tenant id or domain (default: the only tenant).
-    #[arg(long)]
-    pub tenant: Option<String>,
-    /// Print `{"tenantId","clientId","clientSecret"}`.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub scope: Scope,
 }
 
 #[derive(Debug, Args)]

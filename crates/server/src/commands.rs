@@ -6,11 +6,12 @@ use std::path::Path;
 use anyhow::Context;
 use tracing_subscriber::EnvFilter;
 
-use crate::bootstrap::{self, Credentials, DataDir};
+use crate::bootstrap::{Credentials, DataDir};
 use crate::cli::{
-    AppsCommand, Cli, Command, CreateAppArgs, CreateUserArgs, GenerateArgs, ImportArgs, KeysCommand, ServeArgs,
-    UsersCommand,
+    AppsCommand, Cli, Command, DeviceGroupArgs, DeviceGroupsCommand, GenerateArgs, GroupsCommand, ImportArgs,
+    KeysCommand, RoleArgs, RolesCommand, Scope, ServeArgs, TenantsCommand, UsersCommand,
 };
+use crate::manage::{self, DeviceGroupSpec, Manager, NewApp, NewTenant, NewUser, NewUserGroup, RoleSpec};
 use crate::demo::Fleet;
 use crate::import::import_file;
 use crate::serve::{self, RunningServer, ServeOptions};
@@ -34,12 +35,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let data_dir = DataDir::new(cli.data_dir);
     match cli.command {
         Command::Serve(args) => serve_command(data_dir, args).await,
-        Command::Apps(AppsCommand::Create(args)) => create_app(data_dir, args).await,
         Command::Apps(AppsCommand::AddCertificate { client_id, cert }) => {
             add_certificate(data_dir, &client_id, &cert).await
         }
         Command::Keys(command) => keys(data_dir, command).await,
-        Command::Users(UsersCommand::Create(args)) => create_user(data_dir, args).await,
+        Command::Tenants(_)
+        | Command::Apps(_)
+        | Command::Users(_)
+        | Command::Groups(_)
+        | Command::Roles(_)
+        | Command::DeviceGroups(_) => manage(data_dir, cli.command).await,
         Command::Import(args) => import(data_dir, args).await,
         Command::Generate(args) => generate(args),
         Command::Trust { install } => {
@@ -74,6 +79,8 @@ pub fn serve_options(data_dir: DataDir, args: &ServeArgs) -> anyhow::Result<Serv
         key_activation_delay_seconds: args.key_activation_delay,
         key_reload_interval: serve::KEY_RELOAD_INTERVAL,
         trusted_issuers: args.trusted_issuers.clone(),
+        admin_listen: (!args.no_admin).then_some(args.admin_listen),
+        admin_key: args.admin_key.clone(),
     })
 }
 
@@ -83,11 +90,11 @@ async fn serve_command(data_dir: DataDir, args: ServeArgs) -> anyhow::Result<()>
     if !server.https_addr.ip().is_loopback() {
         tracing::warn!(address = %server.https_addr, "listening beyond loopback: anyone who can reach it can ask for tokens");
     }
-    print_banner(&data_dir, &server);
+    print_banner(&data_dir, &server, args.admin_key.is_some());
     server.run_until_stopped().await
 }
 
-fn print_banner(data_dir: &DataDir, server: &RunningServer) {
+fn print_banner(data_dir: &DataDir, server: &RunningServer, admin_key_given: bool) {
     let origin = format!("https://{}", server.https_addr);
     let ca = data_dir.ca_certificate();
     let ca = ca.display();
@@ -97,6 +104,13 @@ fn print_banner(data_dir: &DataDir, server: &RunningServer) {
         out.push_str(&format!("  plain HTTP also at http://{http}/api\n"));
     }
     out.push_str(&format!("  CA certificate: {ca}\n"));
+    if let Some(admin) = server.admin_addr {
+        let key = match admin_key_given {
+            true => "as given by --admin-key / OPENMDE_ADMIN_KEY".to_string(),
+            false => data_dir.admin_key_path().display().to_string(),
+        };
+        out.push_str(&format!("  admin API:      http://{admin}/admin/tenants (key: {key})\n"));
+    }
     match server
         .new_credentials
         .clone()
@@ -139,29 +153,6 @@ fn print_banner(data_dir: &DataDir, server: &RunningServer) {
     let _ = std::io::stdout().flush();
 }
 
-async fn create_app(data_dir: DataDir, args: CreateAppArgs) -> anyhow::Result<()> {
-    let store = data_dir.open_store()?;
-    let tenant = bootstrap::resolve_tenant(store.as_ref(), args.tenant.as_deref()).await?;
-    let credentials = bootstrap::create_app(store.as_ref(), &tenant, &args.name, &args.roles).await?;
-    if args.json {
-        let minimal = serde_json::json!({
-            "tenantId": credentials.tenant_id,
-            "clientId": credentials.client_id,
-            "clientSecret": credentials.client_secret,
-        });
-        println!("{minimal}");
-    } else {
-        println!(
-            "tenant id:     {}\nclient id:     {}\nclient secret: {}\nroles:         {}",
-            credentials.tenant_id,
-            credentials.client_id,
-            credentials.client_secret,
-            credentials.roles.join(" ")
-        );
-    }
-    Ok(())
-}
-
 async fn add_certificate(data_dir: DataDir, client_id: &str, cert: &std::path::Path) -> anyhow::Result<()> {
     use openmde_store::Store;
     let pem = std::fs::read_to_string(cert).with_context(|| format!("cannot read {}", cert.display()))?;
@@ -177,29 +168,223 @@ async fn add_certificate(data_dir: DataDir, client_id: &str, cert: &std::path::P
     Ok(())
 }
 
-async fn create_user(data_dir: DataDir, args: CreateUserArgs) -> anyhow::Result<()> {
+/// What a management command asks of the [`Manager`], and how its answer is printed.
+enum Printed {
+    /// A list: one summary line per item.
+    Items(serde_json::Value),
+    /// One entity: its summary line, or these labelled secrets printed once.
+    Entity(serde_json::Value),
+    Secrets(serde_json::Value, Vec<(&'static str, String)>),
+    Done(String),
+}
+
+async fn manage(data_dir: DataDir, command: Command) -> anyhow::Result<()> {
     let store = data_dir.open_store()?;
-    let tenant = bootstrap::resolve_tenant(store.as_ref(), args.tenant.as_deref()).await?;
-    let user = bootstrap::create_user(
-        store.as_ref(),
-        &tenant,
-        &args.upn,
-        &args.name,
-        (args.password, &args.groups),
-    )
-    .await?;
-    if args.json {
-        let created = serde_json::json!({
-            "tenantId": user.tenant_id, "objectId": user.object_id, "upn": user.upn, "password": user.password,
-        });
-        println!("{created}");
-    } else {
-        println!(
-            "tenant id: {}\nobject id: {}\nupn:       {}\npassword:  {}",
-            user.tenant_id, user.object_id, user.upn, user.password
-        );
+    let manager = Manager::new(store.as_ref(), None);
+    let (scope, printed) = manage_with(&manager, command).await?;
+    let json = |value: &serde_json::Value| println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+    match printed {
+        Printed::Items(items) if scope.json => json(&items),
+        Printed::Items(items) => items
+            .as_array()
+            .into_iter()
+            .flatten()
+            .for_each(|item| println!("{}", manage::summary_line(item))),
+        Printed::Entity(entity) | Printed::Secrets(entity, _) if scope.json => json(&entity),
+        Printed::Entity(entity) => println!("{}", manage::summary_line(&entity)),
+        Printed::Secrets(_, lines) => {
+            for (label, value) in lines {
+                println!("{:<15}{value}", format!("{label}:"));
+            }
+        }
+        Printed::Done(message) if scope.json => json(&serde_json::json!({"done": message})),
+        Printed::Done(message) => println!("{message}"),
     }
     Ok(())
+}
+
+async fn manage_with(manager: &Manager<'_>, command: Command) -> anyhow::Result<(Scope, Printed)> {
+    let tenant = |scope: &Scope| {
+        let named = scope.tenant.clone();
+        async move { manager.tenant(named.as_deref()).await }
+    };
+    Ok(match command {
+        Command::Tenants(TenantsCommand::List(scope)) => (scope, Printed::Items(manager.tenants().await?)),
+        Command::Tenants(TenantsCommand::Create { name, domain, id, scope }) => {
+            let created = manager.create_tenant(NewTenant { name, domain, id }).await?;
+            (scope, Printed::Entity(created))
+        }
+        Command::Apps(AppsCommand::List(scope)) => {
+            let items = manager.apps(&tenant(&scope).await?).await?;
+            (scope, Printed::Items(items))
+        }
+        Command::Apps(AppsCommand::Create(args)) => {
+            let request = NewApp {
+                name: args.name,
+                roles: args.roles,
+            };
+            let app = manager.create_app(&tenant(&args.scope).await?, request).await?;
+            let lines = vec![
+                ("tenant id", app.tenant_id.clone()),
+                ("client id", app.client_id.clone()),
+                ("client secret", app.client_secret.clone()),
+                ("roles", app.roles.join(" ")),
+            ];
+            (args.scope, Printed::Secrets(serde_json::to_value(&app)?, lines))
+        }
+        Command::Apps(AppsCommand::Delete { client_id, scope }) => {
+            manager.delete_app(&tenant(&scope).await?, &client_id).await?;
+            (scope, Printed::Done(format!("deleted application {client_id}")))
+        }
+        Command::Users(UsersCommand::List(scope)) => {
+            let items = manager.users(&tenant(&scope).await?).await?;
+            (scope, Printed::Items(items))
+        }
+        Command::Users(UsersCommand::Create(args)) => {
+            let request = NewUser {
+                upn: args.upn,
+                display_name: args.name,
+                password: args.password,
+                groups: args.groups,
+            };
+            let user = manager.create_user(&tenant(&args.scope).await?, request).await?;
+            let lines = vec![
+                ("tenant id", user.tenant_id.clone()),
+                ("object id", user.object_id.clone()),
+                ("upn", user.upn.clone()),
+                ("password", user.password.clone()),
+            ];
+            (args.scope, Printed::Secrets(serde_json::to_value(&user)?, lines))
+        }
+        Command::Users(UsersCommand::Delete { user, scope }) => {
+            manager.delete_user(&tenant(&scope).await?, &user).await?;
+            (scope, Printed::Done(format!("deleted user {user}")))
+        }
+        Command::Groups(command) => manage_groups(manager, command).await?,
+        Command::Roles(command) => manage_roles(manager, command).await?,
+        Command::DeviceGroups(command) => manage_device_groups(manager, command).await?,
+        _ => anyhow::bail!("not a management command"),
+    })
+}
+
+async fn manage_groups(manager: &Manager<'_>, command: GroupsCommand) -> anyhow::Result<(Scope, Printed)> {
+    Ok(match command {
+        GroupsCommand::List(scope) => {
+            let items = manager.groups(&manager.tenant(scope.tenant.as_deref()).await?).await?;
+            (scope, Printed::Items(items))
+        }
+        GroupsCommand::Create { name, id, members, scope } => {
+            let tenant = manager.tenant(scope.tenant.as_deref()).await?;
+            let request = NewUserGroup {
+                display_name: name,
+                id,
+                members,
+            };
+            (scope, Printed::Entity(manager.create_group(&tenant, request).await?))
+        }
+        GroupsCommand::Delete { group, scope } => {
+            let tenant = manager.tenant(scope.tenant.as_deref()).await?;
+            manager.delete_group(&tenant, &group).await?;
+            (scope, Printed::Done(format!("deleted user group {group}")))
+        }
+        GroupsCommand::AddMember { group, user, scope } => {
+            let tenant = manager.tenant(scope.tenant.as_deref()).await?;
+            manager.set_member(&tenant, &group, &user, true).await?;
+            (scope, Printed::Done(format!("{user} is a member of {group}")))
+        }
+        GroupsCommand::RemoveMember { group, user, scope } => {
+            let tenant = manager.tenant(scope.tenant.as_deref()).await?;
+            manager.set_member(&tenant, &group, &user, false).await?;
+            (scope, Printed::Done(format!("{user} is not a member of {group}")))
+        }
+    })
+}
+
+fn role_spec(args: RoleArgs) -> (Scope, RoleSpec) {
+    let spec = RoleSpec {
+        name: args.name,
+        description: args.description,
+        permissions: (!args.permissions.is_empty()).then_some(args.permissions),
+        user_groups: (!args.groups.is_empty()).then_some(args.groups),
+    };
+    (args.scope, spec)
+}
+
+async fn manage_roles(manager: &Manager<'_>, command: RolesCommand) -> anyhow::Result<(Scope, Printed)> {
+    Ok(match command {
+        RolesCommand::List(scope) => {
+            let items = manager.roles(&manager.tenant(scope.tenant.as_deref()).await?).await?;
+            (scope, Printed::Items(items))
+        }
+        RolesCommand::Create(args) => {
+            let (scope, spec) = role_spec(args);
+            let tenant = manager.tenant(scope.tenant.as_deref()).await?;
+            (scope, Printed::Entity(manager.create_role(&tenant, spec).await?))
+        }
+        RolesCommand::Update { role, changes } => {
+            let (scope, spec) = role_spec(changes);
+            let tenant = manager.tenant(scope.tenant.as_deref()).await?;
+            (scope, Printed::Entity(manager.update_role(&tenant, &role, spec).await?))
+        }
+        RolesCommand::Delete { role, scope } => {
+            let tenant = manager.tenant(scope.tenant.as_deref()).await?;
+            manager.delete_role(&tenant, &role).await?;
+            (scope, Printed::Done(format!("deleted role {role}")))
+        }
+    })
+}
+
+fn device_group_spec(args: DeviceGroupArgs) -> anyhow::Result<(Scope, DeviceGroupSpec)> {
+    let mut rules = openmde_access::DeviceGroupRules::default();
+    for rule in &args.rules {
+        manage::add_rule(&mut rules, rule)?;
+    }
+    let automation_level = args
+        .automation_level
+        .map(|level| serde_json::from_value(serde_json::Value::String(level.clone())))
+        .transpose()
+        .map_err(|_| anyhow::anyhow!("unknown automation level; e.g. FullRemediateThreatsAutomatically, NoAutomatedResponse"))?;
+    let user_groups = match (args.all_users, args.groups.is_empty()) {
+        (true, _) => Some(Vec::new()),
+        (false, true) => None,
+        (false, false) => Some(args.groups),
+    };
+    let spec = DeviceGroupSpec {
+        device_group_name: args.name,
+        priority: args.rank,
+        description: args.description,
+        automation_level,
+        device_group_rules: (!args.rules.is_empty()).then_some(rules),
+        user_groups,
+    };
+    Ok((args.scope, spec))
+}
+
+async fn manage_device_groups(manager: &Manager<'_>, command: DeviceGroupsCommand) -> anyhow::Result<(Scope, Printed)> {
+    Ok(match command {
+        DeviceGroupsCommand::List(scope) => {
+            let items = manager
+                .device_groups(&manager.tenant(scope.tenant.as_deref()).await?)
+                .await?;
+            (scope, Printed::Items(items))
+        }
+        DeviceGroupsCommand::Create(args) => {
+            let (scope, spec) = device_group_spec(args)?;
+            let tenant = manager.tenant(scope.tenant.as_deref()).await?;
+            (scope, Printed::Entity(manager.create_device_group(&tenant, spec).await?))
+        }
+        DeviceGroupsCommand::Update { group, changes } => {
+            let (scope, spec) = device_group_spec(changes)?;
+            let tenant = manager.tenant(scope.tenant.as_deref()).await?;
+            let updated = manager.update_device_group(&tenant, &group, spec).await?;
+            (scope, Printed::Entity(updated))
+        }
+        DeviceGroupsCommand::Delete { group, scope } => {
+            let tenant = manager.tenant(scope.tenant.as_deref()).await?;
+            manager.delete_device_group(&tenant, &group).await?;
+            (scope, Printed::Done(format!("deleted device group {group}")))
+        }
+    })
 }
 
 async fn keys(data_dir: DataDir, command: KeysCommand) -> anyhow::Result<()> {
@@ -237,7 +422,9 @@ async fn keys(data_dir: DataDir, command: KeysCommand) -> anyhow::Result<()> {
 
 async fn import(data_dir: DataDir, args: ImportArgs) -> anyhow::Result<()> {
     let store = data_dir.open_store()?;
-    let tenant = bootstrap::resolve_tenant(store.as_ref(), args.tenant.as_deref()).await?;
+    let tenant = Manager::new(store.as_ref(), None)
+        .tenant(args.tenant.as_deref())
+        .await?;
     let mut failed = 0;
     for file in &args.files {
         let started = std::time::Instant::now();

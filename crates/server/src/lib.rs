@@ -15,6 +15,7 @@ pub mod commands;
 pub mod demo;
 pub mod http;
 pub mod import;
+pub mod manage;
 pub mod serve;
 pub mod state;
 pub mod tls;

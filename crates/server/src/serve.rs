@@ -33,6 +33,10 @@ pub struct ServeOptions {
     pub key_reload_interval: std::time::Duration,
     /// Files that each describe an external issuer whose tokens the API accepts.
     pub trusted_issuers: Vec<PathBuf>,
+    /// The admin API's plain-HTTP address (loopback by default); `None`: no admin API.
+    pub admin_listen: Option<SocketAddr>,
+    /// The admin API's key; when `None`, the data directory's `admin-key` (created if missing).
+    pub admin_key: Option<String>,
 }
 
 /// How often a running server reads the signing keys again: the bound on how long a key added
@@ -44,11 +48,12 @@ pub struct RunningServer {
     pub store: Arc<dyn Store>,
     pub https_addr: SocketAddr,
     pub http_addr: Option<SocketAddr>,
+    pub admin_addr: Option<SocketAddr>,
     /// Set on the first start of a data directory.
     pub new_credentials: Option<Credentials>,
     handle: axum_server::Handle<SocketAddr>,
-    http_shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    tasks: Vec<tokio::task::JoinHandle<std::io::Result<()>>>,
+    shutdowns: Vec<tokio::sync::oneshot::Sender<()>>,
+    tasks: Tasks,
 }
 
 /// rustls needs one process-wide crypto provider; aws-lc-rs is the only one built in.
@@ -74,6 +79,21 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<RunningServer> {
         options.rate_limits.clone(),
         options.retention_days,
     ));
+    let admin = options
+        .admin_listen
+        .map(|address| {
+            let key = match &options.admin_key {
+                Some(key) => key.clone(),
+                None => options.data_dir.admin_key()?,
+            };
+            let admin = routes::admin::AdminState {
+                store: Arc::clone(&store),
+                access: Arc::clone(&state.access),
+                key_sha256: openmde_identity::secret::sha256(&key),
+            };
+            anyhow::Ok((address, routes::admin::router(Arc::new(admin))))
+        })
+        .transpose()?;
     let router = routes::router(state);
 
     let material = match &options.tls_cert {
@@ -93,32 +113,58 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<RunningServer> {
         .serve(router.clone().layer(Extension(Scheme::Https)).into_make_service());
     let mut tasks = vec![tokio::spawn(https)];
 
-    let (mut http_addr, mut http_shutdown) = (None, None);
-    if let Some(address) = options.http_listen {
-        let listener = tokio::net::TcpListener::bind(address)
-            .await
-            .with_context(|| format!("cannot listen on {address}"))?;
-        http_addr = Some(listener.local_addr()?);
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        http_shutdown = Some(stop);
-        let app = router.layer(Extension(Scheme::Http)).into_make_service();
-        tasks.push(tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-        }));
-    }
+    let mut shutdowns = Vec::new();
+    let http_addr = match options.http_listen {
+        Some(address) => {
+            let app = router.layer(Extension(Scheme::Http));
+            Some(serve_plain(address, app, &mut tasks, &mut shutdowns).await?)
+        }
+        None => None,
+    };
+    let admin_addr = match admin {
+        Some((address, app)) => {
+            if !address.ip().is_loopback() {
+                tracing::warn!(%address, "the admin API listens beyond loopback, over plain HTTP");
+            }
+            Some(serve_plain(address, app, &mut tasks, &mut shutdowns).await?)
+        }
+        None => None,
+    };
     Ok(RunningServer {
         store,
         https_addr,
         http_addr,
+        admin_addr,
         new_credentials,
         handle,
-        http_shutdown,
+        shutdowns,
         tasks,
     })
+}
+
+type Tasks = Vec<tokio::task::JoinHandle<std::io::Result<()>>>;
+
+/// Serves `app` over plain HTTP at `address` until its shutdown sender fires (or is dropped).
+async fn serve_plain(
+    address: SocketAddr,
+    app: axum::Router,
+    tasks: &mut Tasks,
+    shutdowns: &mut Vec<tokio::sync::oneshot::Sender<()>>,
+) -> anyhow::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot listen on {address}"))?;
+    let bound = listener.local_addr()?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    shutdowns.push(stop);
+    tasks.push(tokio::spawn(async move {
+        axum::serve(listener, app.into_make_service())
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    }));
+    Ok(bound)
 }
 
 impl RunningServer {
@@ -135,7 +181,7 @@ impl RunningServer {
 
     pub async fn stop(mut self) {
         self.handle.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
-        if let Some(stop) = self.http_shutdown.take() {
+        for stop in self.shutdowns.drain(..) {
             let _ = stop.send(());
         }
         for task in self.tasks.drain(..) {

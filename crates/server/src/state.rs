@@ -140,8 +140,8 @@ pub struct AppState {
     pub limits: RateLimits,
     /// Alerts last updated longer ago than this are not found.
     pub retention_days: i64,
-    /// Users' roles and device groups.
-    pub access: AccessCache,
+    /// Users' roles and device groups (shared with the admin API, whose changes clear it).
+    pub access: Arc<AccessCache>,
 }
 
 impl AppState {
@@ -159,7 +159,7 @@ impl AppState {
             limiter,
             limits,
             retention_days,
-            access: AccessCache::default(),
+            access: Arc::default(),
         }
     }
 

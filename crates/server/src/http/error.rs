@@ -76,6 +76,11 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "ResourceNotFound", message)
     }
 
+    /// `Conflict` (admin API): a name or id that is taken.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "Conflict", message)
+    }
+
     pub fn no_route() -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
@@ -116,6 +121,18 @@ impl ApiError {
 
     pub fn internal() -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError", "")
+    }
+}
+
+impl From<crate::manage::ManageError> for ApiError {
+    fn from(error: crate::manage::ManageError) -> Self {
+        use crate::manage::ManageError;
+        match error {
+            ManageError::NotFound(message) => Self::not_found(message),
+            ManageError::Invalid(message) => Self::new(StatusCode::BAD_REQUEST, "InvalidInput", message),
+            ManageError::Conflict(message) => Self::conflict(message),
+            ManageError::Store(error) => error.into(),
+        }
     }
 }
 

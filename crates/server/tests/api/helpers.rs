@@ -3,13 +3,17 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use openmde::bootstrap::{self, Credentials, DataDir};
+use openmde::bootstrap::{Credentials, DataDir};
 use openmde::serve::{self, RunningServer, ServeOptions};
 use openmde::state::RateLimits;
 use openmde_identity::token::AccessClaims;
 use openmde_identity::{KeySource, Keyring};
-use openmde_store::Store;
+use openmde::manage::{CreatedApp, Manager, NewApp, NewUser};
+use openmde_store::{Store, Tenant};
 use serde_json::Value;
+
+/// The admin API key of test servers.
+pub const ADMIN_KEY: &str = "test-admin-key";
 
 pub struct TestServer {
     pub dir: tempfile::TempDir,
@@ -33,6 +37,8 @@ pub fn options(dir: &std::path::Path) -> ServeOptions {
         key_activation_delay_seconds: 3600,
         key_reload_interval: serve::KEY_RELOAD_INTERVAL,
         trusted_issuers: Vec::new(),
+        admin_listen: Some("127.0.0.1:0".parse().unwrap()),
+        admin_key: Some(ADMIN_KEY.into()),
     }
 }
 
@@ -132,9 +138,7 @@ impl TestServer {
         let store = self.store();
         let tenant = store.tenant(self.tenant()).await.unwrap().unwrap();
         let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
-        let app = bootstrap::create_app(store.as_ref(), &tenant, "test app", &roles)
-            .await
-            .unwrap();
+        let app = create_app(store.as_ref(), &tenant, "test app", roles).await;
         self.token_for(&app.client_id, &app.client_secret).await
     }
 
@@ -150,9 +154,7 @@ impl TestServer {
             .await
             .unwrap();
         let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
-        let app = bootstrap::create_app(store.as_ref(), &other, "fabrikam", &roles)
-            .await
-            .unwrap();
+        let app = create_app(store.as_ref(), &other, "fabrikam", roles).await;
         self.token_in(&other.id, &app.client_id, &app.client_secret).await
     }
 
@@ -198,6 +200,25 @@ impl TestServer {
         }
         request.send().await.unwrap()
     }
+}
+
+pub async fn create_app(store: &dyn Store, tenant: &Tenant, name: &str, roles: Vec<String>) -> CreatedApp {
+    let request = NewApp {
+        name: name.into(),
+        roles,
+    };
+    Manager::new(store, None).create_app(tenant, request).await.unwrap()
+}
+
+/// Adds a user named `name` with `password`, a member of `groups`.
+pub async fn create_user(store: &dyn Store, tenant: &Tenant, (upn, name, password): (&str, &str, &str), groups: &[&str]) {
+    let request = NewUser {
+        upn: upn.into(),
+        display_name: name.into(),
+        password: Some(password.into()),
+        groups: groups.iter().map(|g| g.to_string()).collect(),
+    };
+    Manager::new(store, None).create_user(tenant, request).await.unwrap();
 }
 
 pub fn client_trusting(ca_pem: &[u8], resolve: &[(&str, SocketAddr)]) -> reqwest::Client {

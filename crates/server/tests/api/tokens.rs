@@ -196,9 +196,7 @@ async fn token_errors_carry_entra_codes_and_statuses() {
     )
     .await
     .unwrap();
-    let foreign = openmde::bootstrap::create_app(store.as_ref(), &other, "fabrikam", &["Machine.Read.All".into()])
-        .await
-        .unwrap();
+    let foreign = crate::helpers::create_app(store.as_ref(), &other, "fabrikam", vec!["Machine.Read.All".into()]).await;
     let c = &server.credentials;
     let (id, secret) = (Some(c.client_id.as_str()), Some(c.client_secret.as_str()));
     let scope = Some("https://api.securitycenter.microsoft.com/.default");

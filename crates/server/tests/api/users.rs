@@ -12,16 +12,8 @@ async fn server_with_user() -> TestServer {
     let server = TestServer::start().await;
     let store = server.store();
     let tenant = store.tenant(server.tenant()).await.unwrap().unwrap();
-    let administrators = [openmde_store::ADMINISTRATORS_GROUP.to_string()];
-    openmde::bootstrap::create_user(
-        store.as_ref(),
-        &tenant,
-        UPN,
-        "Alice Analyst",
-        (Some(PASSWORD.into()), &administrators),
-    )
-    .await
-    .unwrap();
+    let administrators = [openmde_store::ADMINISTRATORS_GROUP];
+    crate::helpers::create_user(store.as_ref(), &tenant, (UPN, "Alice Analyst", PASSWORD), &administrators).await;
     server
 }
 
@@ -184,15 +176,7 @@ async fn password_grant_errors_carry_entra_codes() {
         )
         .await
         .unwrap();
-    openmde::bootstrap::create_user(
-        store.as_ref(),
-        &other,
-        "bob@fabrikam.onmicrosoft.com",
-        "Bob",
-        (Some("pw-bob".into()), &[]),
-    )
-    .await
-    .unwrap();
+    crate::helpers::create_user(store.as_ref(), &other, ("bob@fabrikam.onmicrosoft.com", "Bob", "pw-bob"), &[]).await;
     let path = format!("/{}/oauth2/v2.0/token", server.tenant());
     let client_id = server.credentials.client_id.clone();
     let form = [

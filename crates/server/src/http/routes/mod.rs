@@ -1,5 +1,6 @@
 //! Route table: the MDE API under `/api` (and `/api/v1.0`), the Entra endpoints at the root.
 
+pub mod admin;
 pub mod alerts;
 pub mod identity;
 pub mod machines;
