@@ -489,7 +489,9 @@ impl<'a> Manager<'a> {
     }
 
     pub async fn create_device_group(&self, tenant: &Tenant, spec: DeviceGroupSpec) -> Result<Value> {
-        let group = self.device_group(tenant, DeviceGroup::new(0, i64::MAX, ""), spec).await?;
+        // Any id but the Ungrouped group's: the store gives the new group its own.
+        let new = DeviceGroup::new(-1, i64::MAX, "");
+        let group = self.device_group(tenant, new, spec).await?;
         let saved = self.store.create_device_group(tenant.key, &group).await?;
         self.changed();
         self.device_group_answer(tenant, saved.id).await

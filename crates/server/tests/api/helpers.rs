@@ -19,6 +19,7 @@ pub struct TestServer {
     pub dir: tempfile::TempDir,
     pub https: SocketAddr,
     pub http: SocketAddr,
+    pub admin: SocketAddr,
     pub credentials: Credentials,
     pub client: reqwest::Client,
     server: Option<RunningServer>,
@@ -66,6 +67,7 @@ impl TestServer {
         TestServer {
             https: server.https_addr,
             http: server.http_addr.unwrap(),
+            admin: server.admin_addr.unwrap(),
             credentials,
             client,
             dir,
@@ -110,6 +112,53 @@ impl TestServer {
 
     pub async fn token_for(&self, client_id: &str, secret: &str) -> String {
         self.token_in(self.tenant(), client_id, secret).await
+    }
+
+    /// A delegated token of a user (password grant) with every delegated permission.
+    pub async fn user_token(&self, upn: &str, password: &str) -> String {
+        let response = self
+            .client
+            .post(self.url(&format!("/{}/oauth2/v2.0/token", self.tenant())))
+            .form(&[
+                ("grant_type", "password"),
+                ("client_id", self.credentials.client_id.as_str()),
+                ("username", upn),
+                ("password", password),
+                ("scope", "https://api.securitycenter.microsoft.com/.default"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "password grant for {upn}");
+        response.json::<Value>().await.unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// A call of the admin API with the test key: its status and JSON body (null if none).
+    pub async fn admin(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        self.admin_with_key(method, path, body, Some(ADMIN_KEY)).await
+    }
+
+    pub async fn admin_with_key(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        key: Option<&str>,
+    ) -> (u16, Value) {
+        let mut request = self.client.request(method, format!("http://{}{path}", self.admin));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
     /// A v2 client-credentials token from the token endpoint of `tenant`.
