@@ -191,7 +191,11 @@ impl DeviceGroupRules {
                 count: os_values,
             });
         }
-        if self.os.iter().any(|c| c.values_list.iter().all(|v| v.trim().is_empty())) {
+        if self
+            .os
+            .iter()
+            .any(|c| c.values_list.iter().all(|v| v.trim().is_empty()))
+        {
             return Err(RuleError::EmptyValue { property });
         }
         Ok(())
@@ -361,7 +365,10 @@ mod tests {
             tags: (0..11).map(|i| text(Operator::Equals, &format!("t{i}"))).collect(),
             ..DeviceGroupRules::default()
         };
-        assert!(matches!(too_many.validate(), Err(RuleError::TooManyValues { count: 11, .. })));
+        assert!(matches!(
+            too_many.validate(),
+            Err(RuleError::TooManyValues { count: 11, .. })
+        ));
         let in_on_names = DeviceGroupRules {
             names: vec![text(Operator::In, "a")],
             ..DeviceGroupRules::default()

@@ -111,11 +111,7 @@ mod tests {
         ungrouped.user_groups = vec!["admins".into()];
         Policy {
             roles: vec![admin, reader],
-            device_groups: vec![
-                group(1, 1, "web", &["tier1"]),
-                group(2, 2, "lab", &[]),
-                ungrouped,
-            ],
+            device_groups: vec![group(1, 1, "web", &["tier1"]), group(2, 2, "lab", &[]), ungrouped],
         }
     }
 
@@ -125,7 +121,10 @@ mod tests {
         assert!(tier1.may(RolePermission::ViewData));
         assert!(!tier1.may(RolePermission::AlertsInvestigation));
         assert!(tier1.reaches(1) && tier1.reaches(2));
-        assert!(!tier1.reaches(UNGROUPED_ID), "the Ungrouped group is assigned to admins only");
+        assert!(
+            !tier1.reaches(UNGROUPED_ID),
+            "the Ungrouped group is assigned to admins only"
+        );
 
         let admin = Access::of(&policy(), &["admins".into()]);
         assert_eq!(admin.devices, DeviceReach::All);

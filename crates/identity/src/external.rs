@@ -112,7 +112,9 @@ impl TrustedIssuer {
                 upn: text("upn").or_else(|| text("preferred_username")),
                 groups: strings("groups"),
             },
-            None => PrincipalKind::Application { roles: strings("roles") },
+            None => PrincipalKind::Application {
+                roles: strings("roles"),
+            },
         };
         let time = |name: &str| claims[name].as_f64().map(|t| t as i64);
         Ok(Principal {

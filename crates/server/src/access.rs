@@ -19,9 +19,12 @@ use crate::http::error::ApiError;
 /// CLI) apply within this time; the admin API of this process applies them at once.
 pub const ACCESS_TTL: Duration = Duration::from_secs(5);
 
+/// Per tenant and user (with the groups their token claims): when it was looked up, and what.
+type Entries = HashMap<(TenantKey, String), (Instant, Arc<Access>)>;
+
 #[derive(Default)]
 pub struct AccessCache {
-    entries: RwLock<HashMap<(TenantKey, String), (Instant, Arc<Access>)>>,
+    entries: RwLock<Entries>,
 }
 
 impl AccessCache {
@@ -57,7 +60,7 @@ impl AccessCache {
             .clear();
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<(TenantKey, String), (Instant, Arc<Access>)>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Entries> {
         self.entries.read().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
@@ -111,7 +114,10 @@ impl<'a> Admitted<'a> {
 
     /// Whether the caller reaches a machine, given its stored document.
     pub fn reaches_machine(&self, machine: &str) -> bool {
-        self.reaches_all() || self.reaches_group(machine, |doc| doc.get("rbacGroupId").and_then(Value::as_i64).unwrap_or(0))
+        self.reaches_all()
+            || self.reaches_group(machine, |doc| {
+                doc.get("rbacGroupId").and_then(Value::as_i64).unwrap_or(0)
+            })
     }
 
     /// Whether the caller reaches an alert (the device it is on), given its stored document.

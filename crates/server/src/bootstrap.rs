@@ -7,8 +7,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use openmde_identity::resource;
 use openmde_model::{EntityKind, Record, Timestamp};
-use openmde_store::sqlite::SqliteStore;
 use openmde_store::Store;
+use openmde_store::sqlite::SqliteStore;
 use serde::{Deserialize, Serialize};
 
 use crate::demo::Fleet;

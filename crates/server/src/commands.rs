@@ -11,9 +11,9 @@ use crate::cli::{
     AppsCommand, Cli, Command, DeviceGroupArgs, DeviceGroupsCommand, GenerateArgs, GroupsCommand, ImportArgs,
     KeysCommand, RoleArgs, RolesCommand, Scope, ServeArgs, TenantsCommand, UsersCommand,
 };
-use crate::manage::{self, DeviceGroupSpec, Manager, NewApp, NewTenant, NewUser, NewUserGroup, RoleSpec};
 use crate::demo::Fleet;
 use crate::import::import_file;
+use crate::manage::{self, DeviceGroupSpec, Manager, NewApp, NewTenant, NewUser, NewUserGroup, RoleSpec};
 use crate::serve::{self, RunningServer, ServeOptions};
 use crate::state::RateLimits;
 
@@ -109,7 +109,9 @@ fn print_banner(data_dir: &DataDir, server: &RunningServer, admin_key_given: boo
             true => "as given by --admin-key / OPENMDE_ADMIN_KEY".to_string(),
             false => data_dir.admin_key_path().display().to_string(),
         };
-        out.push_str(&format!("  admin API:      http://{admin}/admin/tenants (key: {key})\n"));
+        out.push_str(&format!(
+            "  admin API:      http://{admin}/admin/tenants (key: {key})\n"
+        ));
     }
     match server
         .new_credentials
@@ -210,7 +212,12 @@ async fn manage_with(manager: &Manager<'_>, command: Command) -> anyhow::Result<
     };
     Ok(match command {
         Command::Tenants(TenantsCommand::List(scope)) => (scope, Printed::Items(manager.tenants().await?)),
-        Command::Tenants(TenantsCommand::Create { name, domain, id, scope }) => {
+        Command::Tenants(TenantsCommand::Create {
+            name,
+            domain,
+            id,
+            scope,
+        }) => {
             let created = manager.create_tenant(NewTenant { name, domain, id }).await?;
             (scope, Printed::Entity(created))
         }
@@ -273,7 +280,12 @@ async fn manage_groups(manager: &Manager<'_>, command: GroupsCommand) -> anyhow:
             let items = manager.groups(&manager.tenant(scope.tenant.as_deref()).await?).await?;
             (scope, Printed::Items(items))
         }
-        GroupsCommand::Create { name, id, members, scope } => {
+        GroupsCommand::Create {
+            name,
+            id,
+            members,
+            scope,
+        } => {
             let tenant = manager.tenant(scope.tenant.as_deref()).await?;
             let request = NewUserGroup {
                 display_name: name,
@@ -343,7 +355,9 @@ fn device_group_spec(args: DeviceGroupArgs) -> anyhow::Result<(Scope, DeviceGrou
         .automation_level
         .map(|level| serde_json::from_value(serde_json::Value::String(level.clone())))
         .transpose()
-        .map_err(|_| anyhow::anyhow!("unknown automation level; e.g. FullRemediateThreatsAutomatically, NoAutomatedResponse"))?;
+        .map_err(|_| {
+            anyhow::anyhow!("unknown automation level; e.g. FullRemediateThreatsAutomatically, NoAutomatedResponse")
+        })?;
     let user_groups = match (args.all_users, args.groups.is_empty()) {
         (true, _) => Some(Vec::new()),
         (false, true) => None,
@@ -371,7 +385,10 @@ async fn manage_device_groups(manager: &Manager<'_>, command: DeviceGroupsComman
         DeviceGroupsCommand::Create(args) => {
             let (scope, spec) = device_group_spec(args)?;
             let tenant = manager.tenant(scope.tenant.as_deref()).await?;
-            (scope, Printed::Entity(manager.create_device_group(&tenant, spec).await?))
+            (
+                scope,
+                Printed::Entity(manager.create_device_group(&tenant, spec).await?),
+            )
         }
         DeviceGroupsCommand::Update { group, changes } => {
             let (scope, spec) = device_group_spec(changes)?;

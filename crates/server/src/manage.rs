@@ -176,7 +176,9 @@ impl<'a> Manager<'a> {
                 "this data directory has no tenant yet: run `openmde serve` once to create one",
             )),
             1 => Ok(tenants.remove(0)),
-            _ => Err(invalid("this data directory has several tenants: choose one with --tenant")),
+            _ => Err(invalid(
+                "this data directory has several tenants: choose one with --tenant",
+            )),
         }
     }
 
@@ -188,7 +190,9 @@ impl<'a> Manager<'a> {
     pub async fn create_tenant(&self, request: NewTenant) -> Result<Value> {
         let domain = request.domain.trim().to_ascii_lowercase();
         if domain.is_empty() || !domain.contains('.') || domain.contains(['/', '@', ' ']) {
-            return Err(invalid(format!("'{domain}' is not a domain like fabrikam.onmicrosoft.com")));
+            return Err(invalid(format!(
+                "'{domain}' is not a domain like fabrikam.onmicrosoft.com"
+            )));
         }
         let id = match request.id {
             Some(id) => uuid::Uuid::parse_str(&id)
@@ -197,7 +201,9 @@ impl<'a> Manager<'a> {
             None => uuid::Uuid::new_v4().to_string(),
         };
         if self.store.tenant(&domain).await?.is_some() || self.store.tenant(&id).await?.is_some() {
-            return Err(ManageError::Conflict(format!("tenant '{domain}' or '{id}' exists already")));
+            return Err(ManageError::Conflict(format!(
+                "tenant '{domain}' or '{id}' exists already"
+            )));
         }
         let tenant = self.store.create_tenant(&id, request.name.trim(), &domain).await?;
         Ok(tenant_view(&tenant))
@@ -207,8 +213,10 @@ impl<'a> Manager<'a> {
         let mut views = Vec::new();
         for app in self.store.apps(tenant.key).await? {
             let certificates = self.store.app_certificates(&app.client_id).await?.len();
-            views.push(json!({"clientId": app.client_id, "name": app.name, "objectId": app.object_id,
-                "roles": app.roles, "certificates": certificates}));
+            views.push(
+                json!({"clientId": app.client_id, "name": app.name, "objectId": app.object_id,
+                "roles": app.roles, "certificates": certificates}),
+            );
         }
         Ok(Value::Array(views))
     }
@@ -218,17 +226,16 @@ impl<'a> Manager<'a> {
             .roles
             .iter()
             .map(|role| {
-                resource::application_permission(role).map(str::to_string).ok_or_else(|| {
-                    invalid(format!(
-                        "unknown permission '{role}'; known: {}",
-                        resource::APPLICATION_PERMISSIONS.join(", ")
-                    ))
-                })
+                resource::application_permission(role)
+                    .map(str::to_string)
+                    .ok_or_else(|| {
+                        invalid(format!(
+                            "unknown permission '{role}'; known: {}",
+                            resource::APPLICATION_PERMISSIONS.join(", ")
+                        ))
+                    })
             })
             .collect::<Result<Vec<_>>>()?;
-        if roles.is_empty() {
-            return Err(invalid("an application needs at least one permission"));
-        }
         let client_secret = secret::generate();
         let app = AppRegistration {
             client_id: uuid::Uuid::new_v4().to_string(),
@@ -436,7 +443,9 @@ impl<'a> Manager<'a> {
         let changes_definition = spec.name.is_some() || spec.permissions.is_some() || spec.description.is_some();
         if role.built_in {
             if changes_definition {
-                return Err(invalid("the built-in administrator role changes only in its user groups"));
+                return Err(invalid(
+                    "the built-in administrator role changes only in its user groups",
+                ));
             }
             if role.user_groups.is_empty() {
                 return Err(invalid("the administrator role must stay assigned to a group"));
@@ -485,7 +494,9 @@ impl<'a> Manager<'a> {
     pub async fn device_groups(&self, tenant: &Tenant) -> Result<Value> {
         let users = self.store.user_groups(tenant.key).await?;
         let groups = self.store.device_groups(tenant.key).await?;
-        Ok(Value::Array(groups.iter().map(|g| device_group_view(g, &users)).collect()))
+        Ok(Value::Array(
+            groups.iter().map(|g| device_group_view(g, &users)).collect(),
+        ))
     }
 
     pub async fn create_device_group(&self, tenant: &Tenant, spec: DeviceGroupSpec) -> Result<Value> {
@@ -555,7 +566,10 @@ impl<'a> Manager<'a> {
             return Err(invalid("a device group needs a name (deviceGroupName)"));
         }
         if group.name.eq_ignore_ascii_case(openmde_access::UNGROUPED_NAME) {
-            return Err(ManageError::Conflict(format!("'{}' is the default group's name", group.name)));
+            return Err(ManageError::Conflict(format!(
+                "'{}' is the default group's name",
+                group.name
+            )));
         }
         if let Some(rules) = spec.device_group_rules {
             group.rules = rules;
@@ -684,11 +698,7 @@ pub fn summary_line(item: &Value) -> String {
         );
     }
     if let Some(client_id) = text("clientId") {
-        return format!(
-            "{client_id}  {}: {}",
-            text("name").unwrap_or_default(),
-            list("roles")
-        );
+        return format!("{client_id}  {}: {}", text("name").unwrap_or_default(), list("roles"));
     }
     if item.get("members").is_some() {
         return format!(

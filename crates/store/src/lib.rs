@@ -13,8 +13,8 @@ mod types;
 pub use document::{Columns, StoredRecord};
 pub use error::StoreError;
 pub use types::{
-    AlertByReference, AlertDocument, AlertMachine, AppRegistration, DeviceCode, DeviceGroupRecord, ImportCounts, SigningKeyRecord, Tenant,
-    TenantKey, Updated, UserRecord,
+    AlertByReference, AlertDocument, AlertMachine, AppRegistration, DeviceCode, DeviceGroupRecord, ImportCounts,
+    SigningKeyRecord, Tenant, TenantKey, Updated, UserRecord,
 };
 
 use async_trait::async_trait;

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use openmde_identity::authenticator::AuthError;
 use openmde_access::RolePermission;
+use openmde_identity::authenticator::AuthError;
 use openmde_identity::{Caller, PrincipalKind};
 
 use crate::http::error::ApiError;
@@ -71,7 +71,10 @@ pub const MACHINE_UPDATE: Permissions = Permissions {
 pub const MACHINE_TAGS: Permissions = Permissions {
     application: MACHINE_READ_WRITE.0,
     delegated: MACHINE_READ_WRITE.1,
-    role: &[RolePermission::ManageSecuritySettings, RolePermission::AlertsInvestigation],
+    role: &[
+        RolePermission::ManageSecuritySettings,
+        RolePermission::AlertsInvestigation,
+    ],
 };
 
 pub const MACHINE_DEVICE_VALUE: Permissions = Permissions {

@@ -53,16 +53,20 @@ async fn rbac() -> Rbac {
     ];
     let docs = machines
         .iter()
-        .map(|(id, name, tags, os)| json!({"id": id, "computerDnsName": name, "machineTags": tags, "osPlatform": os,
-            "lastSeen": now, "rbacGroupId": 77, "rbacGroupName": "imported"}))
+        .map(|(id, name, tags, os)| {
+            json!({"id": id, "computerDnsName": name, "machineTags": tags, "osPlatform": os,
+            "lastSeen": now, "rbacGroupId": 77, "rbacGroupName": "imported"})
+        })
         .collect();
     server.import(EntityKind::Machine, docs).await;
     let alerts = machines
         .iter()
-        .map(|(id, ..)| json!({"id": format!("a-{id}"), "machineId": id, "title": format!("on {id}"),
+        .map(|(id, ..)| {
+            json!({"id": format!("a-{id}"), "machineId": id, "title": format!("on {id}"),
             "lastUpdateTime": now, "status": "New", "rbacGroupName": "imported",
             "evidence": [{"entityType": "User", "evidenceCreationTime": now, "accountName": format!("user-{id}"),
-                "domainName": "CONTOSO"}]}))
+                "domainName": "CONTOSO"}]})
+        })
         .collect();
     server.import(EntityKind::Alert, alerts).await;
 
@@ -149,8 +153,14 @@ async fn each_machine_is_in_its_highest_ranked_group_and_follows_rule_and_tag_ch
         async move {
             let machine: Value = server.get_json(&format!("/api/machines/{id}"), app).await;
             let alert: Value = server.get_json(&format!("/api/alerts/a-{id}"), app).await;
-            assert_eq!(alert["rbacGroupName"], machine["rbacGroupName"], "alert a-{id} follows its machine");
-            (machine["rbacGroupId"].as_i64().unwrap(), machine["rbacGroupName"].clone())
+            assert_eq!(
+                alert["rbacGroupName"], machine["rbacGroupName"],
+                "alert a-{id} follows its machine"
+            );
+            (
+                machine["rbacGroupId"].as_i64().unwrap(),
+                machine["rbacGroupName"].clone(),
+            )
         }
     };
     let (status, groups) = server
@@ -171,14 +181,27 @@ async fn each_machine_is_in_its_highest_ranked_group_and_follows_rule_and_tag_ch
         .collect();
     assert_eq!(
         ranked,
-        [("Web", 1, 1), ("Servers", 2, 1), ("Lab", 3, 1), ("Ungrouped devices (default)", 4, 1)]
+        [
+            ("Web", 1, 1),
+            ("Servers", 2, 1),
+            ("Lab", 3, 1),
+            ("Ungrouped devices (default)", 4, 1)
+        ]
     );
     let keys: Vec<&String> = groups[0].as_object().unwrap().keys().collect();
     assert_eq!(
         keys,
         [
-            "id", "priority", "deviceGroupName", "isUnassignedDeviceGroup", "automationLevel", "description",
-            "deviceCount", "lastUpdateTime", "aadUsersGroups", "deviceGroupRules"
+            "id",
+            "priority",
+            "deviceGroupName",
+            "isUnassignedDeviceGroup",
+            "automationLevel",
+            "description",
+            "deviceCount",
+            "lastUpdateTime",
+            "aadUsersGroups",
+            "deviceGroupRules"
         ],
         "EDMX DeviceGroup order"
     );
@@ -200,7 +223,10 @@ async fn each_machine_is_in_its_highest_ranked_group_and_follows_rule_and_tag_ch
 
     // A tag added through the API moves the machine, and its alerts, at once.
     let tag = json!({"Value": "lab", "Action": "Add"});
-    assert_eq!(send(&server, Method::POST, "/api/machines/pc1/tags", &app, tag).await, 200);
+    assert_eq!(
+        send(&server, Method::POST, "/api/machines/pc1/tags", &app, tag).await,
+        200
+    );
     assert_eq!(group_of("pc1").await, (lab_id, json!("Lab")));
 
     // Deleting a group sends its machines to the next group they match.
@@ -236,9 +262,19 @@ async fn users_list_only_their_device_groups_and_find_nothing_outside_them() {
         assert_eq!(ids(&listed), *machines);
         let listed: Value = server.get_json("/api/alerts", token).await;
         assert_eq!(ids(&listed), alerts);
-        let count = server.get("/api/alerts/$count", Some(token)).await.text().await.unwrap();
+        let count = server
+            .get("/api/alerts/$count", Some(token))
+            .await
+            .text()
+            .await
+            .unwrap();
         assert_eq!(count, alerts.len().to_string());
-        let count = server.get("/api/machines/$count", Some(token)).await.text().await.unwrap();
+        let count = server
+            .get("/api/machines/$count", Some(token))
+            .await
+            .text()
+            .await
+            .unwrap();
         assert_eq!(count, machines.len().to_string());
         let filtered: Value = server
             .get_json("/api/alerts?$filter=status eq 'New'&$count=true", token)
@@ -277,8 +313,14 @@ async fn users_list_only_their_device_groups_and_find_nothing_outside_them() {
         }
     }
     // The DNS name finds a machine as its id does, and is just as hidden.
-    assert_eq!(status(server, "/api/machines/db1.corp.contoso.com", &rbac.tier1).await, 404);
-    assert_eq!(status(server, "/api/machines/db1.corp.contoso.com", &rbac.tier2).await, 200);
+    assert_eq!(
+        status(server, "/api/machines/db1.corp.contoso.com", &rbac.tier1).await,
+        404
+    );
+    assert_eq!(
+        status(server, "/api/machines/db1.corp.contoso.com", &rbac.tier2).await,
+        200
+    );
 }
 
 #[tokio::test]
@@ -299,13 +341,39 @@ async fn writes_need_the_role_permission_and_a_device_in_reach() {
     let message = assert_mde_error(refused, 403, "Forbidden").await;
     assert!(message.contains("'Alerts investigation'"), "{message}");
     let tag = json!({"Value": "x", "Action": "Add"});
-    assert_eq!(send(server, Method::POST, "/api/machines/web1/tags", &rbac.tier1, tag.clone()).await, 403);
+    assert_eq!(
+        send(
+            server,
+            Method::POST,
+            "/api/machines/web1/tags",
+            &rbac.tier1,
+            tag.clone()
+        )
+        .await,
+        403
+    );
 
     // Tier2 investigates alerts of its groups only; outside them, 404 and nothing changes.
-    assert_eq!(send(server, Method::PATCH, "/api/alerts/a-db1", &rbac.tier2, resolve.clone()).await, 200);
-    assert_eq!(send(server, Method::PATCH, "/api/alerts/a-web1", &rbac.tier2, resolve.clone()).await, 404);
+    assert_eq!(
+        send(server, Method::PATCH, "/api/alerts/a-db1", &rbac.tier2, resolve.clone()).await,
+        200
+    );
+    assert_eq!(
+        send(
+            server,
+            Method::PATCH,
+            "/api/alerts/a-web1",
+            &rbac.tier2,
+            resolve.clone()
+        )
+        .await,
+        404
+    );
     let batch = json!({"alertIds": ["a-pc1", "a-web1"], "status": "Resolved"});
-    assert_eq!(send(server, Method::POST, "/api/alerts/batchUpdate", &rbac.tier2, batch).await, 404);
+    assert_eq!(
+        send(server, Method::POST, "/api/alerts/batchUpdate", &rbac.tier2, batch).await,
+        404
+    );
     for alert in ["a-pc1", "a-web1"] {
         let unchanged: Value = server.get_json(&format!("/api/alerts/{alert}"), &rbac.app).await;
         assert_eq!(unchanged["status"], "New", "{alert}");
@@ -315,23 +383,54 @@ async fn writes_need_the_role_permission_and_a_device_in_reach() {
             "recommendedAction": "r", "eventTime": Timestamp::now().to_string(), "reportId": "1", "category": "Malware"})
     };
     let create = "/api/alerts/CreateAlertByReference";
-    assert_eq!(send(server, Method::POST, create, &rbac.tier2, by_reference("web1")).await, 404);
-    assert_eq!(send(server, Method::POST, create, &rbac.tier2, by_reference("db1")).await, 200);
+    assert_eq!(
+        send(server, Method::POST, create, &rbac.tier2, by_reference("web1")).await,
+        404
+    );
+    assert_eq!(
+        send(server, Method::POST, create, &rbac.tier2, by_reference("db1")).await,
+        200
+    );
     // Tags: 'Alerts investigation' is enough; the device value needs 'Manage security settings'.
-    assert_eq!(send(server, Method::POST, "/api/machines/db1/tags", &rbac.tier2, tag.clone()).await, 200);
-    assert_eq!(send(server, Method::POST, "/api/machines/web1/tags", &rbac.tier2, tag.clone()).await, 404);
+    assert_eq!(
+        send(server, Method::POST, "/api/machines/db1/tags", &rbac.tier2, tag.clone()).await,
+        200
+    );
+    assert_eq!(
+        send(
+            server,
+            Method::POST,
+            "/api/machines/web1/tags",
+            &rbac.tier2,
+            tag.clone()
+        )
+        .await,
+        404
+    );
     let multiple = json!({"MachineIds": ["db1", "web1"], "Value": "y", "Action": "Add"});
     let path = "/api/machines/AddOrRemoveTagForMultipleMachines";
     assert_eq!(send(server, Method::POST, path, &rbac.tier2, multiple).await, 404);
     let db1: Value = server.get_json("/api/machines/db1", &rbac.app).await;
-    assert_eq!(db1["machineTags"], json!(["x"]), "nothing of the refused batch was written");
+    assert_eq!(
+        db1["machineTags"],
+        json!(["x"]),
+        "nothing of the refused batch was written"
+    );
     let value = json!({"DeviceValue": "High"});
     let set_value = "/api/machines/db1/setDeviceValue";
-    assert_eq!(send(server, Method::POST, set_value, &rbac.tier2, value.clone()).await, 403);
+    assert_eq!(
+        send(server, Method::POST, set_value, &rbac.tier2, value.clone()).await,
+        403
+    );
     assert_eq!(send(server, Method::POST, set_value, &rbac.admin, value).await, 200);
 
     // No role: every call is refused, with the permission named.
-    for path in ["/api/machines", "/api/alerts", "/api/machines/lab1", "/api/alerts/a-lab1/machine"] {
+    for path in [
+        "/api/machines",
+        "/api/alerts",
+        "/api/machines/lab1",
+        "/api/alerts/a-lab1/machine",
+    ] {
         let message = assert_mde_error(server.get(path, Some(&rbac.no_role)).await, 403, "Forbidden").await;
         assert!(message.contains("'View data'"), "{path}: {message}");
     }
@@ -371,7 +470,11 @@ async fn the_admin_api_takes_only_its_key_and_refuses_bad_input() {
     let tenants = "/admin/tenants";
     for key in [None, Some("wrong"), Some("")] {
         let (status, body) = server.admin_with_key(Method::GET, tenants, None, key).await;
-        assert_eq!((status, body["error"]["code"].clone()), (401, json!("Unauthorized")), "{key:?}");
+        assert_eq!(
+            (status, body["error"]["code"].clone()),
+            (401, json!("Unauthorized")),
+            "{key:?}"
+        );
     }
     // An API token is not an admin key.
     let api_token = server.token().await;
@@ -388,9 +491,16 @@ async fn the_admin_api_takes_only_its_key_and_refuses_bad_input() {
 
     let groups = tenant_path(&server, "/device-groups");
     let rule = |rules: Value| json!({"deviceGroupName": "G", "deviceGroupRules": rules});
-    let too_many: Vec<Value> = (0..11).map(|i| json!({"condition": "Equals", "value": format!("t{i}")})).collect();
+    let too_many: Vec<Value> = (0..11)
+        .map(|i| json!({"condition": "Equals", "value": format!("t{i}")}))
+        .collect();
     for (case, path, body, expected) in [
-        ("no rules", groups.clone(), json!({"deviceGroupName": "G"}), (400, "InvalidInput")),
+        (
+            "no rules",
+            groups.clone(),
+            json!({"deviceGroupName": "G"}),
+            (400, "InvalidInput"),
+        ),
         (
             "In on names",
             groups.clone(),
@@ -461,7 +571,11 @@ async fn the_admin_api_takes_only_its_key_and_refuses_bad_input() {
         ),
     ] {
         let (status, answer) = server.admin(Method::POST, &path, Some(body)).await;
-        assert_eq!((status, answer["error"]["code"].as_str().unwrap_or("")), expected, "{case}: {answer}");
+        assert_eq!(
+            (status, answer["error"]["code"].as_str().unwrap_or("")),
+            expected,
+            "{case}: {answer}"
+        );
     }
     let (status, answer) = server
         .admin(
@@ -507,7 +621,11 @@ async fn another_tenants_roles_and_groups_reach_nothing_here() {
         .iter()
         .map(|g| g["displayName"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["MDE administrators"], "a new tenant has its own administrators group only");
+    assert_eq!(
+        names,
+        ["MDE administrators"],
+        "a new tenant has its own administrators group only"
+    );
     // Contoso's groups and users are not Fabrikam's.
     let member = format!("/admin/tenants/fabrikam.onmicrosoft.com/groups/MDE administrators/members/{TIER1}");
     assert_eq!(server.admin(Method::PUT, &member, None).await.0, 404);
@@ -520,10 +638,18 @@ async fn another_tenants_roles_and_groups_reach_nothing_here() {
         .await;
     assert_eq!(status, 404);
     let (_, device_groups) = server
-        .admin(Method::GET, "/admin/tenants/fabrikam.onmicrosoft.com/device-groups", None)
+        .admin(
+            Method::GET,
+            "/admin/tenants/fabrikam.onmicrosoft.com/device-groups",
+            None,
+        )
         .await;
     assert_eq!(device_groups.as_array().unwrap().len(), 1, "only its Ungrouped group");
-    assert_eq!(status_of(server, &rbac.tier1).await, 200, "Contoso's access is unchanged");
+    assert_eq!(
+        status_of(server, &rbac.tier1).await,
+        200,
+        "Contoso's access is unchanged"
+    );
 }
 
 async fn status_of(server: &TestServer, token: &str) -> u16 {

@@ -109,7 +109,7 @@ async fn apps_create_works_while_the_server_runs() {
     let created: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(
         created.as_object().unwrap().keys().collect::<Vec<_>>(),
-        ["tenantId", "clientId", "clientSecret"]
+        ["tenantId", "clientId", "clientSecret", "roles"]
     );
     assert_eq!(created["tenantId"], server.tenant());
     let token = server
@@ -357,4 +357,157 @@ async fn a_rotated_key_is_published_before_it_signs_and_old_tokens_stay_valid() 
         .map(|k| k["kid"].as_str().unwrap())
         .collect();
     assert_eq!(kids, [old_kid.as_str(), new_kid.as_str()]);
+}
+
+/// Runs `openmde` and returns its JSON output, asserting success.
+fn openmde_json(data_dir: &std::path::Path, args: &[&str]) -> Value {
+    let output = openmde(data_dir, args);
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+#[tokio::test]
+async fn management_commands_set_up_access_that_a_running_server_applies() {
+    let server = TestServer::start().await;
+    let dir = server.dir.path();
+    let group = openmde_json(dir, &["groups", "create", "--name", "Ops", "--json"]);
+    assert_eq!(group["displayName"], "Ops");
+    let upn = "ops@contoso.onmicrosoft.com";
+    let user = openmde_json(
+        dir,
+        &[
+            "users",
+            "create",
+            "--upn",
+            upn,
+            "--name",
+            "Ops",
+            "--group",
+            "ops",
+            "--password",
+            "pw-ops",
+            "--json",
+        ],
+    );
+    assert_eq!(user["upn"], upn);
+    let role = openmde_json(
+        dir,
+        &[
+            "roles",
+            "create",
+            "--name",
+            "Viewers",
+            "--permission",
+            "view-data",
+            "--group",
+            "Ops",
+            "--json",
+        ],
+    );
+    assert_eq!(role["permissions"], serde_json::json!(["view-data"]));
+    assert_eq!(role["userGroups"][0]["displayName"], "Ops");
+    let servers = openmde_json(
+        dir,
+        &[
+            "device-groups",
+            "create",
+            "--name",
+            "Servers",
+            "--rank",
+            "1",
+            "--group",
+            "Ops",
+            "--rule",
+            "os in WindowsServer2019, WindowsServer2022, Linux",
+            "--json",
+        ],
+    );
+    assert_eq!(servers["priority"], 1);
+    assert!(servers["deviceCount"].as_u64().unwrap() > 0, "{servers}");
+    assert_eq!(
+        servers["deviceGroupRules"]["devicesOsConditions"][0]["valuesList"],
+        serde_json::json!(["WindowsServer2019", "WindowsServer2022", "Linux"])
+    );
+
+    // Servers, and the Ungrouped group (open to every user until assigned).
+    let token = server.user_token(upn, "pw-ops").await;
+    let groups_listed = || async {
+        let body: Value = server.get_json("/api/machines?$top=10000", &token).await;
+        body["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["rbacGroupName"].as_str().unwrap_or("(ungrouped)").to_string())
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    assert_eq!(
+        groups_listed().await,
+        ["(ungrouped)".to_string(), "Servers".into()].into()
+    );
+    let ungrouped = "Ungrouped devices (default)";
+    let restricted = openmde_json(
+        dir,
+        &[
+            "device-groups",
+            "update",
+            ungrouped,
+            "--group",
+            "MDE administrators",
+            "--json",
+        ],
+    );
+    assert_eq!(restricted["aadUsersGroups"][0]["displayName"], "MDE administrators");
+    // Another process's change reaches the server within the access cache's lifetime.
+    let deadline = std::time::Instant::now() + openmde::access::ACCESS_TTL * 2;
+    while groups_listed().await != ["Servers".to_string()].into() {
+        assert!(std::time::Instant::now() < deadline, "the CLI's change was not applied");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+
+    // Text output: one line per item.
+    let listed = openmde(dir, &["device-groups", "list"]);
+    let text = String::from_utf8(listed.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[0].contains("Servers") && lines[0].contains("user groups: Ops"),
+        "{text}"
+    );
+    assert!(lines[1].contains(ungrouped), "{text}");
+    let roles = openmde_json(dir, &["roles", "list", "--json"]);
+    assert_eq!(roles.as_array().unwrap().len(), 2);
+
+    for (args, message) in [
+        (
+            vec!["roles", "create", "--name", "X", "--permission", "everything"],
+            "unknown role permission 'everything'",
+        ),
+        (
+            vec!["device-groups", "create", "--name", "G", "--rule", "colour equals red"],
+            "unknown property 'colour'",
+        ),
+        (vec!["device-groups", "create", "--name", "G"], "at least one condition"),
+        (
+            vec!["groups", "add-member", "Ops", "nobody@contoso.onmicrosoft.com"],
+            "no user",
+        ),
+        (vec!["device-groups", "delete", ungrouped], "cannot be deleted"),
+        (
+            vec!["users", "list", "--tenant", "nope.example"],
+            "no tenant 'nope.example'",
+        ),
+    ] {
+        let output = openmde(dir, &args);
+        assert!(!output.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+    }
+    let deleted = openmde(dir, &["users", "delete", upn]);
+    assert!(deleted.status.success());
+    let users = openmde_json(dir, &["users", "list", "--json"]);
+    assert!(users.as_array().unwrap().iter().all(|u| u["upn"] != upn));
 }

@@ -4,11 +4,11 @@ use std::sync::Arc;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use openmde::bootstrap::{Credentials, DataDir};
+use openmde::manage::{CreatedApp, Manager, NewApp, NewUser};
 use openmde::serve::{self, RunningServer, ServeOptions};
 use openmde::state::RateLimits;
 use openmde_identity::token::AccessClaims;
 use openmde_identity::{KeySource, Keyring};
-use openmde::manage::{CreatedApp, Manager, NewApp, NewUser};
 use openmde_store::{Store, Tenant};
 use serde_json::Value;
 
@@ -260,7 +260,12 @@ pub async fn create_app(store: &dyn Store, tenant: &Tenant, name: &str, roles: V
 }
 
 /// Adds a user named `name` with `password`, a member of `groups`.
-pub async fn create_user(store: &dyn Store, tenant: &Tenant, (upn, name, password): (&str, &str, &str), groups: &[&str]) {
+pub async fn create_user(
+    store: &dyn Store,
+    tenant: &Tenant,
+    (upn, name, password): (&str, &str, &str),
+    groups: &[&str],
+) {
     let request = NewUser {
         upn: upn.into(),
         display_name: name.into(),

@@ -13,7 +13,13 @@ async fn server_with_user() -> TestServer {
     let store = server.store();
     let tenant = store.tenant(server.tenant()).await.unwrap().unwrap();
     let administrators = [openmde_store::ADMINISTRATORS_GROUP];
-    crate::helpers::create_user(store.as_ref(), &tenant, (UPN, "Alice Analyst", PASSWORD), &administrators).await;
+    crate::helpers::create_user(
+        store.as_ref(),
+        &tenant,
+        (UPN, "Alice Analyst", PASSWORD),
+        &administrators,
+    )
+    .await;
     server
 }
 
@@ -176,7 +182,13 @@ async fn password_grant_errors_carry_entra_codes() {
         )
         .await
         .unwrap();
-    crate::helpers::create_user(store.as_ref(), &other, ("bob@fabrikam.onmicrosoft.com", "Bob", "pw-bob"), &[]).await;
+    crate::helpers::create_user(
+        store.as_ref(),
+        &other,
+        ("bob@fabrikam.onmicrosoft.com", "Bob", "pw-bob"),
+        &[],
+    )
+    .await;
     let path = format!("/{}/oauth2/v2.0/token", server.tenant());
     let client_id = server.credentials.client_id.clone();
     let form = [

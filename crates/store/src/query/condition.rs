@@ -102,7 +102,7 @@ impl Condition {
             .field(field)
             .unwrap_or_else(|| unreachable!("'{field}' is in the catalog"));
         let null = Condition::column(field, CompareOp::Eq, Scalar::Null);
-        let listed = (!values.is_empty()).then(|| Condition::In {
+        let listed = (!values.is_empty()).then_some(Condition::In {
             target: Target {
                 subject: Subject::Column(field),
                 field_type: field.field_type,

@@ -73,7 +73,9 @@ pub(super) fn set_group_member(
 
 pub(super) fn user_groups(conn: &Connection, tenant: TenantKey) -> rusqlite::Result<Vec<UserGroup>> {
     let mut groups: Vec<UserGroup> = conn
-        .prepare_cached("SELECT id, display_name FROM user_groups WHERE tenant = ?1 ORDER BY display_name COLLATE NOCASE")?
+        .prepare_cached(
+            "SELECT id, display_name FROM user_groups WHERE tenant = ?1 ORDER BY display_name COLLATE NOCASE",
+        )?
         .query_map([tenant.0], |row| {
             Ok(UserGroup {
                 id: row.get(0)?,
@@ -211,7 +213,12 @@ pub(super) fn device_groups(conn: &Connection, tenant: TenantKey) -> rusqlite::R
         .collect()
 }
 
-fn write_device_group(conn: &Connection, tenant: TenantKey, group: &DeviceGroup, now: Timestamp) -> rusqlite::Result<()> {
+fn write_device_group(
+    conn: &Connection,
+    tenant: TenantKey,
+    group: &DeviceGroup,
+    now: Timestamp,
+) -> rusqlite::Result<()> {
     let automation_level = to_json(&group.automation_level)?;
     conn.execute(
         "INSERT INTO device_groups (tenant, id, priority, name, description, automation_level, rules, user_groups, last_update)
@@ -236,10 +243,17 @@ fn write_device_group(conn: &Connection, tenant: TenantKey, group: &DeviceGroup,
 
 /// Saves `group` (new or changed) at its requested rank among the others, then ranks them
 /// 1..n with the Ungrouped group last and regroups every machine of the tenant.
-pub(super) fn save_device_group(conn: &Connection, tenant: TenantKey, group: DeviceGroup) -> rusqlite::Result<DeviceGroup> {
+pub(super) fn save_device_group(
+    conn: &Connection,
+    tenant: TenantKey,
+    group: DeviceGroup,
+) -> rusqlite::Result<DeviceGroup> {
     let mut named: Vec<DeviceGroup> = ranked_groups(conn, tenant)?;
     let current = named.iter().position(|g| g.id == group.id).map(|i| named.remove(i));
-    let ungrouped = named.iter().position(DeviceGroup::is_ungrouped).map(|i| named.remove(i));
+    let ungrouped = named
+        .iter()
+        .position(DeviceGroup::is_ungrouped)
+        .map(|i| named.remove(i));
     let ungrouped = if group.is_ungrouped() {
         // Only its description, remediation level and user access change.
         let current = current.unwrap_or_else(|| DeviceGroup::ungrouped(1));
@@ -260,7 +274,12 @@ pub(super) fn save_device_group(conn: &Connection, tenant: TenantKey, group: Dev
 }
 
 /// Numbers `ranked` 1..n and writes the groups whose rank changed, and `changed`.
-fn rank(conn: &Connection, tenant: TenantKey, ranked: &mut [DeviceGroup], changed: Option<i64>) -> rusqlite::Result<()> {
+fn rank(
+    conn: &Connection,
+    tenant: TenantKey,
+    ranked: &mut [DeviceGroup],
+    changed: Option<i64>,
+) -> rusqlite::Result<()> {
     let now = Timestamp::now();
     for (at, group) in ranked.iter_mut().enumerate() {
         let priority = at as i64 + 1;

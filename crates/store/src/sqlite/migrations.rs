@@ -18,7 +18,11 @@ const MIGRATIONS: &[(i64, &str, Option<DataStep>)] = &[
         include_str!("../../migrations/sqlite/0005_app_certificates.sql"),
         None,
     ),
-    (6, include_str!("../../migrations/sqlite/0006_access.sql"), Some(set_up_access)),
+    (
+        6,
+        include_str!("../../migrations/sqlite/0006_access.sql"),
+        Some(set_up_access),
+    ),
 ];
 
 /// Applies the migrations this database lacks. A database that is up to date is only read:

@@ -104,7 +104,10 @@ async fn create_app(State(state): Admin, _: Administrator, Path(t): Path<String>
 }
 
 async fn delete_app(State(state): Admin, _: Administrator, Path((t, client_id)): Path<(String, String)>) -> Answer {
-    state.manager().delete_app(&tenant(&state, &t).await?, &client_id).await?;
+    state
+        .manager()
+        .delete_app(&tenant(&state, &t).await?, &client_id)
+        .await?;
     deleted()
 }
 
@@ -126,9 +129,19 @@ async fn list_groups(State(state): Admin, _: Administrator, Path(t): Path<String
     ok(state.manager().groups(&tenant(&state, &t).await?).await?)
 }
 
-async fn create_group(State(state): Admin, _: Administrator, Path(t): Path<String>, bytes: axum::body::Bytes) -> Answer {
+async fn create_group(
+    State(state): Admin,
+    _: Administrator,
+    Path(t): Path<String>,
+    bytes: axum::body::Bytes,
+) -> Answer {
     let request = body::<NewUserGroup>(&bytes)?;
-    created(state.manager().create_group(&tenant(&state, &t).await?, request).await?)
+    created(
+        state
+            .manager()
+            .create_group(&tenant(&state, &t).await?, request)
+            .await?,
+    )
 }
 
 async fn delete_group(State(state): Admin, _: Administrator, Path((t, group)): Path<(String, String)>) -> Answer {
@@ -136,7 +149,11 @@ async fn delete_group(State(state): Admin, _: Administrator, Path((t, group)): P
     deleted()
 }
 
-async fn add_member(State(state): Admin, _: Administrator, Path((t, group, user)): Path<(String, String, String)>) -> Answer {
+async fn add_member(
+    State(state): Admin,
+    _: Administrator,
+    Path((t, group, user)): Path<(String, String, String)>,
+) -> Answer {
     let tenant = tenant(&state, &t).await?;
     state.manager().set_member(&tenant, &group, &user, true).await?;
     deleted()
@@ -168,7 +185,10 @@ async fn update_role(
     bytes: axum::body::Bytes,
 ) -> Answer {
     let spec = body::<RoleSpec>(&bytes)?;
-    ok(state.manager().update_role(&tenant(&state, &t).await?, &role, spec).await?)
+    ok(state
+        .manager()
+        .update_role(&tenant(&state, &t).await?, &role, spec)
+        .await?)
 }
 
 async fn delete_role(State(state): Admin, _: Administrator, Path((t, role)): Path<(String, String)>) -> Answer {
@@ -187,7 +207,12 @@ async fn create_device_group(
     bytes: axum::body::Bytes,
 ) -> Answer {
     let spec = body::<DeviceGroupSpec>(&bytes)?;
-    created(state.manager().create_device_group(&tenant(&state, &t).await?, spec).await?)
+    created(
+        state
+            .manager()
+            .create_device_group(&tenant(&state, &t).await?, spec)
+            .await?,
+    )
 }
 
 async fn update_device_group(
@@ -201,8 +226,15 @@ async fn update_device_group(
     ok(state.manager().update_device_group(&tenant, &group, spec).await?)
 }
 
-async fn delete_device_group(State(state): Admin, _: Administrator, Path((t, group)): Path<(String, String)>) -> Answer {
-    state.manager().delete_device_group(&tenant(&state, &t).await?, &group).await?;
+async fn delete_device_group(
+    State(state): Admin,
+    _: Administrator,
+    Path((t, group)): Path<(String, String)>,
+) -> Answer {
+    state
+        .manager()
+        .delete_device_group(&tenant(&state, &t).await?, &group)
+        .await?;
     deleted()
 }
 
@@ -221,7 +253,10 @@ pub fn router(state: Arc<AdminState>) -> Router {
             put(add_member).delete(remove_member),
         )
         .route(&tenant("/roles"), get(list_roles).post(create_role))
-        .route(&tenant("/roles/{role}"), axum::routing::patch(update_role).delete(delete_role))
+        .route(
+            &tenant("/roles/{role}"),
+            axum::routing::patch(update_role).delete(delete_role),
+        )
         .route(
             &tenant("/device-groups"),
             get(list_device_groups).post(create_device_group),

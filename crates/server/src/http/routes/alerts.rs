@@ -82,7 +82,12 @@ pub async fn count_machine_alerts(
     let caller = state.admit(&auth, &ALERT_READ, api::MACHINE_ALERTS).await?;
     let machine_id = machines::resolve(&state, &caller, &id_or_name).await?;
     request
-        .serve_count(&*state.store, caller.tenant, retained_alerts(&state, Some(machine_id)), None)
+        .serve_count(
+            &*state.store,
+            caller.tenant,
+            retained_alerts(&state, Some(machine_id)),
+            None,
+        )
         .await
 }
 
