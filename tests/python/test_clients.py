@@ -269,7 +269,7 @@ def test_trust_prints_the_hosts_line_and_installs_the_ca(server, on_port_443):
 def test_msal_username_password_then_a_silent_refresh_for_another_scope(server, on_port_443):
     created = json.loads(subprocess.run(
         [server["binary"], "--data-dir", server["dataDir"], "users", "create",
-         "--upn", "carol@contoso.onmicrosoft.com", "--name", "Carol", "--json"],
+         "--upn", "carol@contoso.onmicrosoft.com", "--name", "Carol", "--group", "MDE administrators", "--json"],
         capture_output=True, text=True, check=True).stdout)
     mde = "https://api.securitycenter.microsoft.com"
     with hosts_override():
@@ -292,12 +292,25 @@ def test_msal_username_password_then_a_silent_refresh_for_another_scope(server, 
         assert wrong.get("error") == "invalid_grant" and 50126 in wrong["error_codes"], wrong
 
 
+def openmde_json(server, *args):
+    return json.loads(subprocess.run([server["binary"], "--data-dir", server["dataDir"], *args, "--json"],
+                                     capture_output=True, text=True, check=True).stdout)
+
+
 def test_msal_device_flow_answered_by_a_helper_at_the_verification_page(server):
+    """Dave signs in with the device code flow; his role and device group limit what he sees."""
     import threading
-    created = json.loads(subprocess.run(
-        [server["binary"], "--data-dir", server["dataDir"], "users", "create",
-         "--upn", "dave@contoso.onmicrosoft.com", "--name", "Dave", "--json"],
-        capture_output=True, text=True, check=True).stdout)
+    token = requests.post(f"{origin(server)}/{server['tenantId']}/oauth2/v2.0/token", timeout=10, data={
+        "grant_type": "client_credentials", "client_id": server["clientId"],
+        "client_secret": server["clientSecret"], "scope": SCOPE}).json()["access_token"]
+    machine = get_machine(server, token).json()
+    openmde_json(server, "groups", "create", "--name", "Dave's team")
+    created = openmde_json(server, "users", "create", "--upn", "dave@contoso.onmicrosoft.com", "--name", "Dave",
+                           "--group", "Dave's team")
+    openmde_json(server, "roles", "create", "--name", "Readers", "--permission", "view-data", "--group", "Dave's team")
+    openmde_json(server, "device-groups", "create", "--name", "Dave's devices", "--group", "Dave's team",
+                 "--rule", f"name equals {machine['computerDnsName'].split('.')[0]}")
+    openmde_json(server, "device-groups", "update", "Ungrouped devices (default)", "--group", "MDE administrators")
     app = msal.PublicClientApplication(server["clientId"], authority=f"{origin(server)}/{server['tenantId']}",
                                        instance_discovery=False)
     flow = app.initiate_device_flow(scopes=["https://api.securitycenter.microsoft.com/Machine.Read"])
@@ -316,6 +329,15 @@ def test_msal_device_flow_answered_by_a_helper_at_the_verification_page(server):
     assert "access_token" in result, result
     assert_machine(get_machine(server, result["access_token"]))
     assert app.get_accounts()[0]["username"] == created["upn"]
+    headers = {"Authorization": f"Bearer {result['access_token']}"}
+    listed = requests.get(f"{origin(server)}/api/machines", headers=headers, timeout=10).json()["value"]
+    assert [m["id"] for m in listed] == [machine["id"]], listed
+    assert listed[0]["rbacGroupName"] == "Dave's devices"
+    other = requests.get(f"{origin(server)}/api/machines?$top=2", headers={"Authorization": f"Bearer {token}"},
+                         timeout=10).json()["value"]
+    hidden = next(m for m in other if m["id"] != machine["id"])
+    response = requests.get(f"{origin(server)}/api/machines/{hidden['id']}", headers=headers, timeout=10)
+    assert response.status_code == 404 and response.json()["error"]["code"] == "ResourceNotFound", response.text
 
 
 def test_async_azure_identity_client_secret_credential(server):

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use openmde_access::{Access, DeviceReach, RolePermission};
+use openmde_access::{Access, DeviceReach, GroupAssignment, RolePermission};
 use openmde_identity::{Caller, PrincipalKind};
 use openmde_store::query::{Condition, EntitySet, Scalar};
 use openmde_store::{Store, TenantKey};
@@ -109,39 +109,39 @@ impl<'a> Admitted<'a> {
 
     /// The caller reaches every device of the tenant.
     pub fn reaches_all(&self) -> bool {
-        self.access.as_ref().is_none_or(|a| a.devices == DeviceReach::All)
+        self.groups().is_none()
     }
 
-    /// Whether the caller reaches a machine, given its stored document.
-    pub fn reaches_machine(&self, machine: &str) -> bool {
-        self.reaches_all()
-            || self.reaches_group(machine, |doc| {
-                doc.get("rbacGroupId").and_then(Value::as_i64).unwrap_or(0)
-            })
-    }
-
-    /// Whether the caller reaches an alert (the device it is on), given its stored document.
-    pub fn reaches_alert(&self, alert: &str) -> bool {
-        if self.reaches_all() {
-            return true;
+    /// The device groups a user reaches, unless they (or an application) reach every device.
+    fn groups(&self) -> Option<&[GroupAssignment]> {
+        match self.access.as_ref().map(|a| &a.devices) {
+            Some(DeviceReach::Groups(groups)) => Some(groups),
+            _ => None,
         }
-        let Some(DeviceReach::Groups(groups)) = self.access.as_ref().map(|a| &a.devices) else {
-            return true;
-        };
-        let name = serde_json::from_str::<serde_json::Map<String, Value>>(alert)
-            .ok()
-            .and_then(|doc| doc.get("rbacGroupName").and_then(Value::as_str).map(str::to_string));
-        groups.iter().any(|g| g.name == name)
     }
 
-    fn reaches_group(&self, doc: &str, group_of: impl Fn(&serde_json::Map<String, Value>) -> i64) -> bool {
-        let Some(access) = &self.access else { return true };
-        serde_json::from_str(doc).is_ok_and(|doc| access.reaches(group_of(&doc)))
+    /// Whether the caller reaches a machine, given its stored document (`rbacGroupId`).
+    pub fn reaches_machine(&self, machine: &str) -> bool {
+        self.groups().is_none_or(|groups| {
+            let id = stored_field(machine, "rbacGroupId")
+                .and_then(|v| v.as_i64())
+                .unwrap_or(0);
+            groups.iter().any(|g| g.id == id)
+        })
+    }
+
+    /// Whether the caller reaches an alert, given its stored document: the alert carries its
+    /// device's group as `rbacGroupName` (null for the Ungrouped group).
+    pub fn reaches_alert(&self, alert: &str) -> bool {
+        self.groups().is_none_or(|groups| {
+            let name = stored_field(alert, "rbacGroupName").and_then(|v| v.as_str().map(str::to_string));
+            groups.iter().any(|g| g.name == name)
+        })
     }
 
     /// What a list of `set` is limited to for this caller, ANDed with `extra`.
     pub fn limit(&self, set: EntitySet, extra: Option<Condition>) -> Option<Condition> {
-        let Some(DeviceReach::Groups(groups)) = self.access.as_ref().map(|a| &a.devices) else {
+        let Some(groups) = self.groups() else {
             return extra;
         };
         let visible = match set {
@@ -164,4 +164,11 @@ impl<'a> Admitted<'a> {
             None => visible,
         })
     }
+}
+
+/// A top-level field of a stored document.
+fn stored_field(doc: &str, name: &str) -> Option<Value> {
+    serde_json::from_str::<serde_json::Map<String, Value>>(doc)
+        .ok()?
+        .remove(name)
 }

@@ -28,13 +28,18 @@ const MIGRATIONS: &[(i64, &str, Option<DataStep>)] = &[
 /// Applies the migrations this database lacks. A database that is up to date is only read:
 /// opening the store (the server, `openmde import`, `apps create`) then takes no write lock.
 pub fn run(conn: &mut Connection) -> rusqlite::Result<()> {
+    run_until(conn, i64::MAX)
+}
+
+/// Applies the missing migrations up to version `last`.
+fn run_until(conn: &mut Connection, last: i64) -> rusqlite::Result<()> {
     conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)")?;
     let known: Vec<i64> = conn
         .prepare("SELECT version FROM schema_migrations")?
         .query_map([], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     let mut applied_any = false;
-    for (version, sql, data_step) in MIGRATIONS.iter().filter(|(v, ..)| !known.contains(v)) {
+    for (version, sql, data_step) in MIGRATIONS.iter().filter(|(v, ..)| !known.contains(v) && *v <= last) {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         // Another process may have applied it since the read above.
         let applied: bool = tx.query_row(
@@ -146,6 +151,48 @@ fn fill_query_columns(tx: &Transaction<'_>) -> rusqlite::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_store_from_before_roles_keeps_its_users_as_administrators_and_groups_its_machines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let mut conn = super::super::open_connection(&path).unwrap();
+        run_until(&mut conn, 5).unwrap();
+        conn.execute_batch(
+            r#"INSERT INTO tenants (key, id, name, domain, created) VALUES (1, 't', 'T', 't.example', 0);
+               INSERT INTO users (tenant, object_id, upn, display_name, password_hash, created)
+                 VALUES (1, 'u1', 'a@t.example', 'A', 'x', 0);
+               INSERT INTO machines (tenant, id, doc, rbac_group_id)
+                 VALUES (1, 'm1', '{"id":"m1","rbacGroupId":42,"rbacGroupName":"Old"}', 42);
+               INSERT INTO alerts (tenant, id, machine_id, last_update, doc, evidence)
+                 VALUES (1, 'a1', 'm1', 0, '{"id":"a1","rbacGroupName":"Old"}', '[]');"#,
+        )
+        .unwrap();
+        drop(conn);
+
+        let store = super::super::SqliteStore::open(&path).unwrap();
+        let tenant = crate::TenantKey(1);
+        let groups = store.user_groups(tenant).await.unwrap();
+        assert_eq!(groups.len(), 1);
+        assert_eq!(groups[0].display_name, crate::ADMINISTRATORS_GROUP);
+        assert_eq!(groups[0].members, ["u1"]);
+        let policy = store.policy(tenant).await.unwrap();
+        let access = openmde_access::Access::of(&policy, &store.member_of(tenant, "u1").await.unwrap());
+        assert_eq!(access.devices, openmde_access::DeviceReach::All);
+        assert_eq!(policy.device_groups.len(), 1, "the Ungrouped group");
+        let machine = store
+            .machine(tenant, "m1", openmde_model::Timestamp(0))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(machine, r#"{"id":"m1","rbacGroupId":0,"rbacGroupName":null}"#);
+        let alert = store
+            .alert(tenant, "a1", openmde_model::Timestamp(0))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(alert.doc, r#"{"id":"a1","rbacGroupName":null}"#);
+    }
     use crate::query::catalog::enum_value;
     use crate::{Store, StoredRecord};
     use openmde_model::schema::ALERT_SEVERITY;
