@@ -55,7 +55,8 @@ async fn rbac() -> Rbac {
         .iter()
         .map(|(id, name, tags, os)| {
             json!({"id": id, "computerDnsName": name, "machineTags": tags, "osPlatform": os,
-            "lastSeen": now, "rbacGroupId": 77, "rbacGroupName": "imported"})
+            "firstSeen": "2020-01-01T00:00:00Z", "lastSeen": now, "lastIpAddress": "10.1.0.1",
+            "rbacGroupId": 77, "rbacGroupName": "imported"})
         })
         .collect();
     server.import(EntityKind::Machine, docs).await;
@@ -250,6 +251,7 @@ async fn each_machine_is_in_its_highest_ranked_group_and_follows_rule_and_tag_ch
 async fn users_list_only_their_device_groups_and_find_nothing_outside_them() {
     let rbac = rbac().await;
     let server = &rbac.server;
+    let now = Timestamp::now();
     let visible = [
         (&rbac.tier1, set(&["web1", "lab1"])),
         (&rbac.tier2, set(&["db1", "lab1", "pc1"])),
@@ -285,6 +287,11 @@ async fn users_list_only_their_device_groups_and_find_nothing_outside_them() {
             .await;
         let lab_tagged = set(&["web1", "lab1"]);
         assert_eq!(ids(&tagged), machines.intersection(&lab_tagged).cloned().collect());
+        // Every machine shares one address.
+        let by_ip: Value = server
+            .get_json(&format!("/api/machines/findbyip(ip='10.1.0.1',timestamp={now})"), token)
+            .await;
+        assert_eq!(ids(&by_ip), *machines);
 
         for machine in ["web1", "db1", "lab1", "pc1"] {
             let expected = if machines.contains(machine) { 200 } else { 404 };
@@ -416,6 +423,21 @@ async fn writes_need_the_role_permission_and_a_device_in_reach() {
         json!(["x"]),
         "nothing of the refused batch was written"
     );
+    let patch = json!({"machineTags": ["z"]});
+    assert_eq!(
+        send(server, Method::PATCH, "/api/machines/db1", &rbac.tier2, patch.clone()).await,
+        200
+    );
+    assert_eq!(
+        send(server, Method::PATCH, "/api/machines/web1", &rbac.tier2, patch.clone()).await,
+        404
+    );
+    assert_eq!(
+        send(server, Method::PATCH, "/api/machines/web1", &rbac.tier1, patch).await,
+        403
+    );
+    let web1: Value = server.get_json("/api/machines/web1", &rbac.app).await;
+    assert_eq!(web1["machineTags"], json!(["Lab"]), "refused writes wrote nothing");
     let value = json!({"DeviceValue": "High"});
     let set_value = "/api/machines/db1/setDeviceValue";
     assert_eq!(

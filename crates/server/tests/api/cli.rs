@@ -506,8 +506,40 @@ async fn management_commands_set_up_access_that_a_running_server_applies() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains(message), "{args:?}: {stderr}");
     }
-    let deleted = openmde(dir, &["users", "delete", upn]);
+    let tenant = openmde_json(
+        dir,
+        &[
+            "tenants",
+            "create",
+            "--name",
+            "Fabrikam",
+            "--domain",
+            "fabrikam.onmicrosoft.com",
+            "--json",
+        ],
+    );
+    let tenants = openmde_json(dir, &["tenants", "list", "--json"]);
+    assert_eq!(tenants[1]["id"], tenant["id"]);
+    let theirs = openmde_json(
+        dir,
+        &[
+            "device-groups",
+            "list",
+            "--tenant",
+            "fabrikam.onmicrosoft.com",
+            "--json",
+        ],
+    );
+    assert_eq!(
+        theirs.as_array().unwrap().len(),
+        1,
+        "a new tenant has only its Ungrouped group"
+    );
+    let several = openmde(dir, &["roles", "list"]);
+    assert!(String::from_utf8_lossy(&several.stderr).contains("several tenants"));
+    let contoso = ["--tenant", "contoso.onmicrosoft.com"];
+    let deleted = openmde(dir, &["users", "delete", upn, contoso[0], contoso[1]]);
     assert!(deleted.status.success());
-    let users = openmde_json(dir, &["users", "list", "--json"]);
+    let users = openmde_json(dir, &["users", "list", contoso[0], contoso[1], "--json"]);
     assert!(users.as_array().unwrap().iter().all(|u| u["upn"] != upn));
 }
