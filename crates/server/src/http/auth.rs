@@ -12,6 +12,22 @@ use openmde_identity::{Caller, PrincipalKind};
 use crate::http::error::ApiError;
 use crate::state::{AppState, now_unix};
 
+/// The credential of an `Authorization: Bearer {credential}` header, or 401.
+pub fn bearer(parts: &Parts) -> Result<&str, ApiError> {
+    let header = parts
+        .headers
+        .get(AUTHORIZATION)
+        .ok_or_else(|| ApiError::unauthorized("Authorization header is missing"))?;
+    header
+        .to_str()
+        .ok()
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|token| !token.is_empty())
+        .ok_or_else(|| ApiError::unauthorized("Authorization header must be 'Bearer {token}'"))
+}
+
 /// A caller whose token was verified.
 pub struct Authenticated(pub Arc<Caller>);
 
@@ -19,18 +35,7 @@ impl FromRequestParts<Arc<AppState>> for Authenticated {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .ok_or_else(|| ApiError::unauthorized("Authorization header is missing"))?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|value| value.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim())
-            .filter(|token| !token.is_empty())
-            .ok_or_else(|| ApiError::unauthorized("Authorization header must be 'Bearer {token}'"))?;
+        let token = bearer(parts)?;
         match state.authenticator.authenticate(token, now_unix()).await {
             Ok(caller) => Ok(Authenticated(caller)),
             Err(AuthError::Token(error)) => Err(ApiError::unauthorized(format!("Invalid token: {error}"))),

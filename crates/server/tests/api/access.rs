@@ -296,18 +296,7 @@ async fn users_list_only_their_device_groups_and_find_nothing_outside_them() {
         for machine in ["web1", "db1", "lab1", "pc1"] {
             let expected = if machines.contains(machine) { 200 } else { 404 };
             let alert = format!("a-{machine}");
-            for path in [
-                format!("/api/machines/{machine}"),
-                format!("/api/machines/{machine}/alerts"),
-                format!("/api/machines/{machine}/alerts/$count"),
-                format!("/api/machines/{machine}/logonusers"),
-                format!("/api/alerts/{alert}"),
-                format!("/api/alerts/{alert}/machine"),
-                format!("/api/alerts/{alert}/user"),
-                format!("/api/alerts/{alert}/files"),
-                format!("/api/alerts/{alert}/ips"),
-                format!("/api/alerts/{alert}/domains"),
-            ] {
+            for path in crate::helpers::reads_of(&alert, machine) {
                 let response = server.get(&path, Some(token)).await;
                 if expected == 404 {
                     let message = assert_mde_error(response, 404, "ResourceNotFound").await;

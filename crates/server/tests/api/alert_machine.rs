@@ -412,20 +412,8 @@ async fn no_endpoint_reaches_another_tenants_data() {
     let machine: Value = server.get_json(&machine_path(&alert), &own).await;
     let machine_id = machine["id"].as_str().unwrap().to_string();
     let dns_name = machine["computerDnsName"].as_str().unwrap().to_string();
-    let reads = [
-        format!("/api/alerts/{alert}"),
-        format!("/api/alerts/{alert}/machine"),
-        format!("/api/alerts/{alert}/user"),
-        format!("/api/alerts/{alert}/files"),
-        format!("/api/alerts/{alert}/ips"),
-        format!("/api/alerts/{alert}/domains"),
-        format!("/api/machines/{machine_id}"),
-        format!("/api/machines/{dns_name}"),
-        format!("/api/machines/{machine_id}/alerts"),
-        format!("/api/machines/{machine_id}/alerts/$count"),
-        format!("/api/machines/{machine_id}/logonusers"),
-        "/api/machines".to_string(),
-    ];
+    let mut reads = crate::helpers::reads_of(&alert, &machine_id);
+    reads.extend([format!("/api/machines/{dns_name}"), "/api/machines".to_string()]);
     for path in &reads {
         assert_mde_error(server.get(path, Some(&foreign)).await, 404, "ResourceNotFound").await;
     }

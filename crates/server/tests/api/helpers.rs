@@ -275,6 +275,22 @@ pub async fn create_user(
     Manager::new(store, None).create_user(tenant, request).await.unwrap();
 }
 
+/// Every single-entity read about an alert and its machine.
+pub fn reads_of(alert: &str, machine: &str) -> Vec<String> {
+    vec![
+        format!("/api/alerts/{alert}"),
+        format!("/api/alerts/{alert}/machine"),
+        format!("/api/alerts/{alert}/user"),
+        format!("/api/alerts/{alert}/files"),
+        format!("/api/alerts/{alert}/ips"),
+        format!("/api/alerts/{alert}/domains"),
+        format!("/api/machines/{machine}"),
+        format!("/api/machines/{machine}/alerts"),
+        format!("/api/machines/{machine}/alerts/$count"),
+        format!("/api/machines/{machine}/logonusers"),
+    ]
+}
+
 pub fn client_trusting(ca_pem: &[u8], resolve: &[(&str, SocketAddr)]) -> reqwest::Client {
     let mut builder = reqwest::Client::builder().tls_certs_only([reqwest::Certificate::from_pem(ca_pem).unwrap()]);
     for (name, address) in resolve {

@@ -10,7 +10,6 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::StatusCode;
-use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
@@ -43,14 +42,7 @@ impl FromRequestParts<Arc<AdminState>> for Administrator {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<AdminState>) -> Result<Self, ApiError> {
-        let key = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, key)| key.trim())
-            .ok_or_else(|| ApiError::unauthorized("Authorization: Bearer {admin key} is required"))?;
+        let key = crate::http::auth::bearer(parts)?;
         if openmde_identity::secret::matches(key, &state.key_sha256) {
             Ok(Administrator)
         } else {
