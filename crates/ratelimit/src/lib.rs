@@ -3,8 +3,12 @@
 //! (tenant, application, API); a call is counted only when it is let through, and a refused one
 //! is told to retry when the window that is full starts anew.
 //!
-//! [`RateLimiter`] is the seam for a shared limiter (Redis) across replicas; [`MemoryLimiter`]
-//! is the in-process one.
+//! [`RateLimiter`] is the seam; [`MemoryLimiter`] counts in this process, [`RedisLimiter`] in
+//! Redis, shared by every replica, with the same windows and `Retry-After`.
+
+pub mod shared;
+
+pub use shared::{FailMode, RedisLimiter};
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -48,12 +52,39 @@ pub enum Decision {
     Limited {
         retry_after_seconds: u64,
     },
+    /// The shared counters could not be reached and the limiter fails closed.
+    Unavailable {
+        retry_after_seconds: u64,
+    },
+}
+
+/// What a limiter has seen go wrong, for `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LimiterStats {
+    pub backend: &'static str,
+    /// Checks its store did not answer.
+    pub errors: u64,
+    /// Of those, calls let through uncounted (fail-open) and refused (fail-closed).
+    pub failed_open: u64,
+    pub failed_closed: u64,
 }
 
 #[async_trait]
 pub trait RateLimiter: Send + Sync + 'static {
     /// Counts one call against every window of `windows` if none of them is full.
     async fn check(&self, key: &LimitKey, windows: &[Window], now_unix: u64) -> Decision;
+
+    /// Whether the counters' store answers (for `/readyz`).
+    async fn ready(&self) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn stats(&self) -> LimiterStats {
+        LimiterStats {
+            backend: "memory",
+            ..LimiterStats::default()
+        }
+    }
 }
 
 /// Counters in this process's memory.
@@ -110,55 +141,104 @@ impl RateLimiter for MemoryLimiter {
 mod tests {
     use super::*;
 
+    /// A tenant of its own per run, so that runs against one Redis do not share counters.
     fn key(client: &str) -> LimitKey {
+        let run = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
         LimitKey {
-            tenant_id: "t".into(),
+            tenant_id: format!("t-{}-{run}", std::process::id()),
             client_id: client.into(),
             api: "alerts.machine",
         }
     }
 
-    fn run(limiter: &MemoryLimiter, key: &LimitKey, windows: &[Window], now: u64) -> Decision {
-        futures_lite(limiter.check(key, windows, now))
-    }
-
-    // A tiny executor: the memory limiter never awaits.
-    fn futures_lite<F: std::future::Future>(future: F) -> F::Output {
-        let waker = std::task::Waker::noop();
-        let mut cx = std::task::Context::from_waker(waker);
-        let mut future = std::pin::pin!(future);
-        loop {
-            if let std::task::Poll::Ready(v) = future.as_mut().poll(&mut cx) {
-                return v;
-            }
-        }
-    }
-
-    #[test]
-    fn minute_and_hour_windows() {
-        let limiter = MemoryLimiter::default();
+    /// MDE's two windows, as every limiter must count them.
+    async fn minute_and_hour_windows(limiter: &dyn RateLimiter) {
         let windows = [Window::per_minute(3), Window::per_hour(5)];
+        let (a, b) = (key("a"), key("b"));
         let t0 = 7200; // the start of an hour and of a minute
         for _ in 0..3 {
-            assert_eq!(run(&limiter, &key("a"), &windows, t0 + 10), Decision::Allowed);
+            assert_eq!(limiter.check(&a, &windows, t0 + 10).await, Decision::Allowed);
         }
         assert_eq!(
-            run(&limiter, &key("a"), &windows, t0 + 10),
+            limiter.check(&a, &windows, t0 + 10).await,
             Decision::Limited {
                 retry_after_seconds: 50
             }
         );
         // Another application has its own counters.
-        assert_eq!(run(&limiter, &key("b"), &windows, t0 + 10), Decision::Allowed);
+        assert_eq!(limiter.check(&b, &windows, t0 + 10).await, Decision::Allowed);
         // The next minute lets two more through before the hour is full.
-        assert_eq!(run(&limiter, &key("a"), &windows, t0 + 61), Decision::Allowed);
-        assert_eq!(run(&limiter, &key("a"), &windows, t0 + 62), Decision::Allowed);
+        assert_eq!(limiter.check(&a, &windows, t0 + 61).await, Decision::Allowed);
+        assert_eq!(limiter.check(&a, &windows, t0 + 62).await, Decision::Allowed);
         assert_eq!(
-            run(&limiter, &key("a"), &windows, t0 + 63),
+            limiter.check(&a, &windows, t0 + 63).await,
             Decision::Limited {
                 retry_after_seconds: 3600 - 63
             }
         );
-        assert_eq!(run(&limiter, &key("a"), &windows, t0 + 3600), Decision::Allowed);
+        assert_eq!(limiter.check(&a, &windows, t0 + 3600).await, Decision::Allowed);
+    }
+
+    #[tokio::test]
+    async fn memory_counts_minute_and_hour_windows() {
+        minute_and_hour_windows(&MemoryLimiter::default()).await;
+    }
+
+    /// The Redis the tests use; unset, the Redis tests are skipped (CI always sets it).
+    fn redis_url() -> Option<String> {
+        let url = std::env::var("OPENMDE_TEST_REDIS_URL").ok();
+        if url.is_none() {
+            eprintln!("OPENMDE_TEST_REDIS_URL is not set: skipping a Redis test");
+        }
+        url
+    }
+
+    #[tokio::test]
+    async fn redis_counts_minute_and_hour_windows_as_memory_does() {
+        let Some(url) = redis_url() else { return };
+        let limiter = RedisLimiter::new(&url, FailMode::Closed).unwrap();
+        assert_eq!(limiter.ready().await, Ok(()));
+        minute_and_hour_windows(&limiter).await;
+        assert_eq!(limiter.stats().errors, 0);
+    }
+
+    #[tokio::test]
+    async fn two_limiters_on_one_redis_let_exactly_the_limit_through() {
+        let Some(url) = redis_url() else { return };
+        let replicas = [
+            std::sync::Arc::new(RedisLimiter::new(&url, FailMode::Closed).unwrap()),
+            std::sync::Arc::new(RedisLimiter::new(&url, FailMode::Closed).unwrap()),
+        ];
+        let windows = [Window::per_minute(100), Window::per_hour(1500)];
+        let key = key("shared");
+        let calls = (0..150).map(|i| {
+            let (limiter, key) = (std::sync::Arc::clone(&replicas[i % 2]), key.clone());
+            tokio::spawn(async move { limiter.check(&key, &windows, 7210).await })
+        });
+        let mut allowed = 0;
+        for call in calls.collect::<Vec<_>>() {
+            allowed += usize::from(call.await.unwrap() == Decision::Allowed);
+        }
+        assert_eq!(allowed, 100);
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_redis_fails_open_or_closed_as_configured_and_is_counted() {
+        // Nothing listens on port 1.
+        let open = RedisLimiter::new("redis://127.0.0.1:1", FailMode::Open).unwrap();
+        let closed = RedisLimiter::new("redis://127.0.0.1:1", FailMode::Closed).unwrap();
+        let windows = [Window::per_minute(1)];
+        for _ in 0..2 {
+            assert_eq!(open.check(&key("a"), &windows, 60).await, Decision::Allowed);
+            assert_eq!(
+                closed.check(&key("a"), &windows, 60).await,
+                Decision::Unavailable { retry_after_seconds: 1 }
+            );
+        }
+        assert_eq!((open.stats().errors, open.stats().failed_open), (2, 2));
+        assert_eq!((closed.stats().errors, closed.stats().failed_closed), (2, 2));
+        assert!(closed.ready().await.is_err());
     }
 }

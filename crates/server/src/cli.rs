@@ -57,6 +57,21 @@ pub enum Command {
     },
 }
 
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum FailModeArg {
+    Closed,
+    Open,
+}
+
+impl From<FailModeArg> for openmde_ratelimit::FailMode {
+    fn from(mode: FailModeArg) -> Self {
+        match mode {
+            FailModeArg::Closed => openmde_ratelimit::FailMode::Closed,
+            FailModeArg::Open => openmde_ratelimit::FailMode::Open,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// HTTPS address.
@@ -90,6 +105,13 @@ pub struct ServeArgs {
     /// API accepts: `{"issuer", "jwks" (URL or file), "audiences", "tenant"}` (repeatable).
     #[arg(long = "trust-issuer", env = "OPENMDE_TRUSTED_ISSUERS", value_delimiter = ';')]
     pub trusted_issuers: Vec<PathBuf>,
+    /// Share rate-limit counters with other replicas in Redis, e.g. redis://127.0.0.1:6379/0.
+    #[arg(long, env = "OPENMDE_REDIS_URL")]
+    pub redis_url: Option<String>,
+    /// When Redis does not answer: `closed` refuses calls with 503 and Retry-After, `open` lets
+    /// them through uncounted. Either way it is logged and counted in /metrics.
+    #[arg(long, env = "OPENMDE_RATE_LIMIT_FAIL_MODE", value_enum, default_value_t = FailModeArg::Closed)]
+    pub rate_limit_fail_mode: FailModeArg,
     /// The admin API's address (plain HTTP; keep it on loopback).
     #[arg(long, env = "OPENMDE_ADMIN_LISTEN", default_value = "127.0.0.1:8444")]
     pub admin_listen: SocketAddr,

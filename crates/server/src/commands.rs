@@ -81,6 +81,8 @@ pub fn serve_options(data_dir: DataDir, args: &ServeArgs) -> anyhow::Result<Serv
         trusted_issuers: args.trusted_issuers.clone(),
         admin_listen: (!args.no_admin).then_some(args.admin_listen),
         admin_key: args.admin_key.clone(),
+        redis_url: args.redis_url.clone(),
+        rate_limit_fail_mode: args.rate_limit_fail_mode.into(),
     })
 }
 

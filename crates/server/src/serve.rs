@@ -8,7 +8,7 @@ use anyhow::Context;
 use axum::Extension;
 use axum_server::tls_rustls::RustlsConfig;
 use openmde_identity::KeySource;
-use openmde_ratelimit::MemoryLimiter;
+use openmde_ratelimit::{FailMode, MemoryLimiter, RateLimiter, RedisLimiter};
 use openmde_store::Store;
 
 use crate::bootstrap::{self, Credentials, DataDir};
@@ -37,6 +37,10 @@ pub struct ServeOptions {
     pub admin_listen: Option<SocketAddr>,
     /// The admin API's key; when `None`, the data directory's `admin-key` (created if missing).
     pub admin_key: Option<String>,
+    /// Rate-limit counters shared in Redis (`redis://host:port/db`); `None`: in this process.
+    pub redis_url: Option<String>,
+    /// What a rate-limit check does when Redis does not answer.
+    pub rate_limit_fail_mode: FailMode,
 }
 
 /// How often a running server reads the signing keys again: the bound on how long a key added
@@ -61,6 +65,15 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 }
 
+fn limiter(options: &ServeOptions) -> anyhow::Result<Arc<dyn RateLimiter>> {
+    Ok(match &options.redis_url {
+        Some(url) => {
+            Arc::new(RedisLimiter::new(url, options.rate_limit_fail_mode).context("the Redis URL is not usable")?)
+        }
+        None => Arc::new(MemoryLimiter::default()),
+    })
+}
+
 pub async fn start(options: ServeOptions) -> anyhow::Result<RunningServer> {
     install_crypto_provider();
     let store = options.data_dir.open_store()?;
@@ -75,7 +88,7 @@ pub async fn start(options: ServeOptions) -> anyhow::Result<RunningServer> {
     let state = Arc::new(AppState::new(
         Arc::clone(&store),
         (keys, trusted),
-        Arc::new(MemoryLimiter::default()),
+        limiter(&options)?,
         options.rate_limits.clone(),
         options.retention_days,
     ));

@@ -198,6 +198,7 @@ impl AppState {
         match self.limiter.check(&key, windows, now_unix() as u64).await {
             Decision::Allowed => Ok(()),
             Decision::Limited { retry_after_seconds } => Err(ApiError::too_many_requests(retry_after_seconds)),
+            Decision::Unavailable { retry_after_seconds } => Err(ApiError::unavailable(retry_after_seconds)),
         }
     }
 }

@@ -146,6 +146,9 @@ pub trait Store: Send + Sync + 'static {
     /// A page of a list of alerts or machines, and its count if asked for.
     async fn list(&self, tenant: TenantKey, query: &query::ListQuery) -> Result<query::Page>;
 
+    /// Whether the store answers (for `/readyz`).
+    async fn ready(&self) -> Result<()>;
+
     /// Starts an import into one tenant: nothing of it is visible, or kept, until `commit`.
     async fn begin_import(&self, tenant: TenantKey) -> Result<Box<dyn Import>>;
 }

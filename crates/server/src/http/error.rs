@@ -108,9 +108,10 @@ impl ApiError {
         }
     }
 
-    pub fn unavailable() -> Self {
+    /// `ServiceUnavailable` with `Retry-After`: a store the call needs does not answer.
+    pub fn unavailable(retry_after_seconds: u64) -> Self {
         ApiError {
-            retry_after_seconds: Some(5),
+            retry_after_seconds: Some(retry_after_seconds),
             ..Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "ServiceUnavailable",
@@ -140,7 +141,7 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         tracing::error!(%error, "store failure");
         match error {
-            StoreError::Unavailable(_) => ApiError::unavailable(),
+            StoreError::Unavailable(_) => ApiError::unavailable(5),
             _ => ApiError::internal(),
         }
     }

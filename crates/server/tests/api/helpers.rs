@@ -40,6 +40,8 @@ pub fn options(dir: &std::path::Path) -> ServeOptions {
         trusted_issuers: Vec::new(),
         admin_listen: Some("127.0.0.1:0".parse().unwrap()),
         admin_key: Some(ADMIN_KEY.into()),
+        redis_url: None,
+        rate_limit_fail_mode: openmde_ratelimit::FailMode::Closed,
     }
 }
 

@@ -9,5 +9,6 @@ mod external;
 mod helpers;
 mod import;
 mod lists;
+mod replicas;
 mod tokens;
 mod users;

@@ -833,6 +833,10 @@ impl Store for SqliteStore {
         self.read(|conn| list::list(conn, tenant, query))
     }
 
+    async fn ready(&self) -> Result<()> {
+        self.read_fresh(|conn| conn.query_row("SELECT 1", [], |_| Ok(())))
+    }
+
     async fn begin_import(&self, tenant: TenantKey) -> Result<Box<dyn Import>> {
         let inner = Arc::clone(&self.inner);
         let import = tokio::task::spawn_blocking(move || import::SqliteImport::begin(inner, tenant))

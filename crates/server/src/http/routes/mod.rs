@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod alerts;
+pub mod health;
 pub mod identity;
 pub mod machines;
 pub mod service;
@@ -68,11 +69,19 @@ fn entra() -> Router<Arc<AppState>> {
         .route("/discovery/v2.0/keys", get(identity::jwks))
 }
 
+fn health() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+}
+
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .nest("/api", mde_api())
         .nest("/api/v1.0", mde_api())
         .merge(entra())
+        .merge(health())
         .fallback(|| async { ApiError::no_route() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .with_state(state)
