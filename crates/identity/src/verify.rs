@@ -35,6 +35,8 @@ pub enum TokenError {
     WrongIssuer,
     #[error("the token's tenant is unknown")]
     UnknownTenant,
+    #[error("the token's application is not registered (any more)")]
+    UnknownApplication,
     #[error("the token lacks claim '{0}'")]
     MissingClaim(&'static str),
 }

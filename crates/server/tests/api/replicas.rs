@@ -122,3 +122,42 @@ async fn health_endpoints_need_no_token_and_report_what_answers() {
         assert_eq!(body["rateLimits"], "ok", "{body}");
     }
 }
+
+#[tokio::test]
+async fn an_application_deleted_through_one_replica_is_refused_by_every_replica_in_bounded_time() {
+    let first = TestServer::start_with(|o| o.demo = false).await;
+    let second = openmde::serve::start(crate::helpers::options(first.dir.path()))
+        .await
+        .unwrap();
+    let second_url = format!("http://{}/api/machines", second.http_addr.unwrap());
+    let token = first.app_token(&["Machine.Read.All"]).await;
+    let call = |url: String| {
+        let (client, token) = (first.client.clone(), token.clone());
+        async move {
+            client
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    // 404: the tenant has no machines; the token is good on both replicas.
+    assert_eq!(call(first.url("/api/machines")).await, 404);
+    assert_eq!(call(second_url.clone()).await, 404);
+
+    let client_id = crate::helpers::claims(&token).appid.unwrap();
+    let path = format!("/admin/tenants/{}/apps/{client_id}", first.tenant());
+    assert_eq!(first.admin(reqwest::Method::DELETE, &path, None).await.0, 204);
+    let deadline = std::time::Instant::now()
+        + std::time::Duration::from_secs(openmde_identity::authenticator::REGISTRATION_RECHECK_SECONDS as u64 + 2);
+    for url in [first.url("/api/machines"), second_url] {
+        while call(url.clone()).await != 401 {
+            assert!(std::time::Instant::now() < deadline, "{url} still takes the token");
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+    }
+    second.stop().await;
+}
