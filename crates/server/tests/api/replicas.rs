@@ -161,3 +161,169 @@ async fn an_application_deleted_through_one_replica_is_refused_by_every_replica_
     }
     second.stop().await;
 }
+
+/// A Redis of the test's own on a free port, to stop and start again.
+struct OwnRedis {
+    port: u16,
+    process: Option<std::process::Child>,
+}
+
+impl OwnRedis {
+    fn start(port: u16) -> OwnRedis {
+        let process = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server (CI installs it)");
+        let redis = OwnRedis {
+            port,
+            process: Some(process),
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !redis.answers() {
+            assert!(std::time::Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        redis
+    }
+
+    fn answers(&self) -> bool {
+        use std::io::{Read, Write};
+        let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let mut reply = [0u8; 7];
+        stream.write_all(b"PING\r\n").is_ok() && stream.read_exact(&mut reply).is_ok() && &reply == b"+PONG\r\n"
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            let _ = process.kill();
+            let _ = process.wait();
+        }
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[tokio::test]
+async fn redis_stopped_and_started_under_load_gives_503s_then_recovers_and_loses_no_write() {
+    // The URL only says whether this machine has Redis (CI: always).
+    if redis_url().is_none() {
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut redis = OwnRedis::start(port);
+    let server = std::sync::Arc::new(
+        TestServer::start_with(|o| {
+            let mut limits = RateLimits::default();
+            for api in [
+                "alerts.machine=100000/min,1000000/h",
+                "machines.tags=100000/min,1000000/h",
+            ] {
+                limits.set(api).unwrap();
+            }
+            o.rate_limits = limits;
+            o.redis_url = Some(format!("redis://127.0.0.1:{port}"));
+        })
+        .await,
+    );
+    let token = server.token().await;
+    let alert = server.sample_alert().to_string();
+    let machine: Value = server.get_json(&format!("/api/alerts/{alert}/machine"), &token).await;
+    let machine_id = machine["id"].as_str().unwrap().to_string();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+
+    let reader = {
+        let (server, token, stop) = (server.clone(), token.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut statuses = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let path = format!("/api/alerts/{alert}/machine");
+                statuses.push(server.get(&path, Some(&token)).await.status().as_u16());
+            }
+            statuses
+        })
+    };
+    let writer = {
+        let (server, token, stop, machine_id) = (server.clone(), token.clone(), stop.clone(), machine_id.clone());
+        tokio::spawn(async move {
+            let mut written = Vec::new();
+            let mut statuses = Vec::new();
+            let mut i = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let tag = format!("load-{i}");
+                let response = server
+                    .client
+                    .post(server.url(&format!("/api/machines/{machine_id}/tags")))
+                    .bearer_auth(&token)
+                    .json(&serde_json::json!({"Value": tag, "Action": "Add"}))
+                    .send()
+                    .await
+                    .unwrap();
+                let status = response.status().as_u16();
+                if status == 200 {
+                    written.push(tag);
+                }
+                statuses.push(status);
+                i += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            (statuses, written)
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    redis.stop();
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let _redis = OwnRedis::start(port);
+    // Calls succeed again once the connection is back.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while server
+        .get(&format!("/api/alerts/{}/machine", server.sample_alert()), Some(&token))
+        .await
+        .status()
+        != 200
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no recovery after Redis came back"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let read = reader.await.unwrap();
+    let (wrote, written) = writer.await.unwrap();
+    for statuses in [&read, &wrote] {
+        assert!(statuses.iter().all(|s| *s == 200 || *s == 503), "{statuses:?}");
+        assert!(statuses.contains(&503), "Redis was down for a while: {statuses:?}");
+        assert_eq!(statuses.last(), Some(&200));
+    }
+    let stored: Value = server.get_json(&format!("/api/machines/{machine_id}"), &token).await;
+    let tags: Vec<&str> = stored["machineTags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for tag in &written {
+        assert!(tags.contains(&tag.as_str()), "the acknowledged write of {tag} was lost");
+    }
+}
