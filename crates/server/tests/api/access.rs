@@ -441,9 +441,22 @@ async fn writes_need_the_role_permission_and_a_device_in_reach() {
     created(server, "/roles", settings).await;
     let low = json!({"DeviceValue": "Low"});
     let web1_value = "/api/machines/web1/setDeviceValue";
-    assert_eq!(send(server, Method::POST, web1_value, &rbac.tier1, low.clone()).await, 200);
+    assert_eq!(
+        send(server, Method::POST, web1_value, &rbac.tier1, low.clone()).await,
+        200
+    );
     assert_eq!(send(server, Method::POST, set_value, &rbac.tier1, low).await, 404);
-    assert_eq!(send(server, Method::POST, "/api/machines/web1/tags", &rbac.tier1, tag.clone()).await, 200);
+    assert_eq!(
+        send(
+            server,
+            Method::POST,
+            "/api/machines/web1/tags",
+            &rbac.tier1,
+            tag.clone()
+        )
+        .await,
+        200
+    );
     let still: Value = server.get_json("/api/alerts/a-web1", &rbac.app).await;
     assert_eq!(still["status"], "New", "no alert rights came with it");
 

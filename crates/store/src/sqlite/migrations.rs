@@ -23,6 +23,11 @@ const MIGRATIONS: &[(i64, &str, Option<DataStep>)] = &[
         include_str!("../../migrations/sqlite/0006_access.sql"),
         Some(set_up_access),
     ),
+    (
+        7,
+        include_str!("../../migrations/sqlite/0007_retention_in_order_indexes.sql"),
+        None,
+    ),
 ];
 
 /// Applies the migrations this database lacks. A database that is up to date is only read:
