@@ -128,7 +128,7 @@ pub struct ServeArgs {
 
 /// Options every management command takes.
 #[derive(Debug, Clone, Args)]
-pub struct Scope {
+pub struct CommonOptions {
     /// Tenant id or domain (default: the only tenant).
     #[arg(long)]
     pub tenant: Option<String>,
@@ -139,7 +139,7 @@ pub struct Scope {
 
 #[derive(Debug, Subcommand)]
 pub enum TenantsCommand {
-    List(Scope),
+    List(CommonOptions),
     /// Add a tenant, with its administrators group, built-in role and Ungrouped device group.
     Create {
         #[arg(long)]
@@ -151,7 +151,7 @@ pub enum TenantsCommand {
         #[arg(long)]
         id: Option<String>,
         #[command(flatten)]
-        scope: Scope,
+        scope: CommonOptions,
     },
 }
 
@@ -159,12 +159,12 @@ pub enum TenantsCommand {
 pub enum UsersCommand {
     /// Add a user; prints the password (a generated one unless --password is given).
     Create(CreateUserArgs),
-    List(Scope),
+    List(CommonOptions),
     /// Remove a user (by UPN or object id) and their group memberships.
     Delete {
         user: String,
         #[command(flatten)]
-        scope: Scope,
+        scope: CommonOptions,
     },
 }
 
@@ -185,12 +185,12 @@ pub struct CreateUserArgs {
     #[arg(long = "group")]
     pub groups: Vec<String>,
     #[command(flatten)]
-    pub scope: Scope,
+    pub scope: CommonOptions,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum GroupsCommand {
-    List(Scope),
+    List(CommonOptions),
     Create {
         #[arg(long)]
         name: String,
@@ -202,25 +202,25 @@ pub enum GroupsCommand {
         #[arg(long = "member")]
         members: Vec<String>,
         #[command(flatten)]
-        scope: Scope,
+        scope: CommonOptions,
     },
     /// Remove a group (by name or id) and its assignments.
     Delete {
         group: String,
         #[command(flatten)]
-        scope: Scope,
+        scope: CommonOptions,
     },
     AddMember {
         group: String,
         user: String,
         #[command(flatten)]
-        scope: Scope,
+        scope: CommonOptions,
     },
     RemoveMember {
         group: String,
         user: String,
         #[command(flatten)]
-        scope: Scope,
+        scope: CommonOptions,
     },
 }
 
@@ -238,12 +238,12 @@ pub struct RoleArgs {
     #[arg(long = "group")]
     pub groups: Vec<String>,
     #[command(flatten)]
-    pub scope: Scope,
+    pub scope: CommonOptions,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum RolesCommand {
-    List(Scope),
+    List(CommonOptions),
     Create(RoleArgs),
     /// Change a role (by name or id): the options given replace the role's.
     Update {
@@ -254,7 +254,7 @@ pub enum RolesCommand {
     Delete {
         role: String,
         #[command(flatten)]
-        scope: Scope,
+        scope: CommonOptions,
     },
 }
 
@@ -282,12 +282,12 @@ pub struct DeviceGroupArgs {
     #[arg(long, conflicts_with = "groups")]
     pub all_users: bool,
     #[command(flatten)]
-    pub scope: Scope,
+    pub scope: CommonOptions,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum DeviceGroupsCommand {
-    List(Scope),
+    List(CommonOptions),
     Create(DeviceGroupArgs),
     /// Change a device group (by name or id): the options given replace the group's.
     Update {
@@ -299,7 +299,7 @@ pub enum DeviceGroupsCommand {
     Delete {
         group: String,
         #[command(flatten)]
-        scope: Scope,
+        scope: CommonOptions,
     },
 }
 
@@ -324,12 +324,12 @@ pub enum KeysCommand {
 pub enum AppsCommand {
     /// Register an application with application permissions; prints its credentials.
     Create(CreateAppArgs),
-    List(Scope),
+    List(CommonOptions),
     /// Remove an application and its certificates.
     Delete {
         client_id: String,
         #[command(flatten)]
-        scope: Scope,
+        scope: CommonOptions,
     },
     /// Let an application authenticate with a certificate (client assertions signed by its key).
     AddCertificate {
@@ -349,7 +349,7 @@ pub struct CreateAppArgs {
     #[arg(long = "role", required = true)]
     pub roles: Vec<String>,
     #[command(flatten)]
-    pub scope: Scope,
+    pub scope: CommonOptions,
 }
 
 #[derive(Debug, Args)]

@@ -8,8 +8,8 @@ use tracing_subscriber::EnvFilter;
 
 use crate::bootstrap::{Credentials, DataDir};
 use crate::cli::{
-    AppsCommand, Cli, Command, DeviceGroupArgs, DeviceGroupsCommand, GenerateArgs, GroupsCommand, ImportArgs,
-    KeysCommand, RoleArgs, RolesCommand, Scope, ServeArgs, TenantsCommand, UsersCommand,
+    AppsCommand, Cli, Command, CommonOptions, DeviceGroupArgs, DeviceGroupsCommand, GenerateArgs, GroupsCommand,
+    ImportArgs, KeysCommand, RoleArgs, RolesCommand, ServeArgs, TenantsCommand, UsersCommand,
 };
 use crate::demo::Fleet;
 use crate::import::import_file;
@@ -207,8 +207,8 @@ async fn manage(data_dir: DataDir, command: Command) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn manage_with(manager: &Manager<'_>, command: Command) -> anyhow::Result<(Scope, Printed)> {
-    let tenant = |scope: &Scope| {
+async fn manage_with(manager: &Manager<'_>, command: Command) -> anyhow::Result<(CommonOptions, Printed)> {
+    let tenant = |scope: &CommonOptions| {
         let named = scope.tenant.clone();
         async move { manager.tenant(named.as_deref()).await }
     };
@@ -276,7 +276,7 @@ async fn manage_with(manager: &Manager<'_>, command: Command) -> anyhow::Result<
     })
 }
 
-async fn manage_groups(manager: &Manager<'_>, command: GroupsCommand) -> anyhow::Result<(Scope, Printed)> {
+async fn manage_groups(manager: &Manager<'_>, command: GroupsCommand) -> anyhow::Result<(CommonOptions, Printed)> {
     Ok(match command {
         GroupsCommand::List(scope) => {
             let items = manager.groups(&manager.tenant(scope.tenant.as_deref()).await?).await?;
@@ -314,7 +314,7 @@ async fn manage_groups(manager: &Manager<'_>, command: GroupsCommand) -> anyhow:
     })
 }
 
-fn role_spec(args: RoleArgs) -> (Scope, RoleSpec) {
+fn role_spec(args: RoleArgs) -> (CommonOptions, RoleSpec) {
     let spec = RoleSpec {
         name: args.name,
         description: args.description,
@@ -324,7 +324,7 @@ fn role_spec(args: RoleArgs) -> (Scope, RoleSpec) {
     (args.scope, spec)
 }
 
-async fn manage_roles(manager: &Manager<'_>, command: RolesCommand) -> anyhow::Result<(Scope, Printed)> {
+async fn manage_roles(manager: &Manager<'_>, command: RolesCommand) -> anyhow::Result<(CommonOptions, Printed)> {
     Ok(match command {
         RolesCommand::List(scope) => {
             let items = manager.roles(&manager.tenant(scope.tenant.as_deref()).await?).await?;
@@ -348,7 +348,7 @@ async fn manage_roles(manager: &Manager<'_>, command: RolesCommand) -> anyhow::R
     })
 }
 
-fn device_group_spec(args: DeviceGroupArgs) -> anyhow::Result<(Scope, DeviceGroupSpec)> {
+fn device_group_spec(args: DeviceGroupArgs) -> anyhow::Result<(CommonOptions, DeviceGroupSpec)> {
     let mut rules = openmde_access::DeviceGroupRules::default();
     for rule in &args.rules {
         manage::add_rule(&mut rules, rule)?;
@@ -376,7 +376,10 @@ fn device_group_spec(args: DeviceGroupArgs) -> anyhow::Result<(Scope, DeviceGrou
     Ok((args.scope, spec))
 }
 
-async fn manage_device_groups(manager: &Manager<'_>, command: DeviceGroupsCommand) -> anyhow::Result<(Scope, Printed)> {
+async fn manage_device_groups(
+    manager: &Manager<'_>,
+    command: DeviceGroupsCommand,
+) -> anyhow::Result<(CommonOptions, Printed)> {
     Ok(match command {
         DeviceGroupsCommand::List(scope) => {
             let items = manager
