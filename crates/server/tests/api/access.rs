@@ -13,6 +13,7 @@ const PASSWORD: &str = "correct horse battery staple";
 const TIER1: &str = "tier1@contoso.onmicrosoft.com";
 const TIER2: &str = "tier2@contoso.onmicrosoft.com";
 const NO_ROLE: &str = "norole@contoso.onmicrosoft.com";
+const WEB1_TAGS: &str = "/api/machines/web1/tags";
 
 /// Machines (and one alert each, `a-{machine}`):
 /// - `web1` web1.corp.contoso.com, tagged Lab: "Web" (rank 1, name and domain rule, Tier1) and
@@ -338,14 +339,7 @@ async fn writes_need_the_role_permission_and_a_device_in_reach() {
     assert!(message.contains("'Alerts investigation'"), "{message}");
     let tag = json!({"Value": "x", "Action": "Add"});
     assert_eq!(
-        send(
-            server,
-            Method::POST,
-            "/api/machines/web1/tags",
-            &rbac.tier1,
-            tag.clone()
-        )
-        .await,
+        send(server, Method::POST, WEB1_TAGS, &rbac.tier1, tag.clone()).await,
         403
     );
 
@@ -393,14 +387,7 @@ async fn writes_need_the_role_permission_and_a_device_in_reach() {
         200
     );
     assert_eq!(
-        send(
-            server,
-            Method::POST,
-            "/api/machines/web1/tags",
-            &rbac.tier2,
-            tag.clone()
-        )
-        .await,
+        send(server, Method::POST, WEB1_TAGS, &rbac.tier2, tag.clone()).await,
         404
     );
     let multiple = json!({"MachineIds": ["db1", "web1"], "Value": "y", "Action": "Add"});
@@ -447,14 +434,7 @@ async fn writes_need_the_role_permission_and_a_device_in_reach() {
     );
     assert_eq!(send(server, Method::POST, set_value, &rbac.tier1, low).await, 404);
     assert_eq!(
-        send(
-            server,
-            Method::POST,
-            "/api/machines/web1/tags",
-            &rbac.tier1,
-            tag.clone()
-        )
-        .await,
+        send(server, Method::POST, WEB1_TAGS, &rbac.tier1, tag.clone()).await,
         200
     );
     let still: Value = server.get_json("/api/alerts/a-web1", &rbac.app).await;
