@@ -7,6 +7,7 @@
 mod document;
 mod error;
 pub mod query;
+mod sql;
 pub mod sqlite;
 mod types;
 

@@ -6,7 +6,7 @@ use openmde_model::Timestamp;
 use rusqlite::{Connection, OptionalExtension, ToSql, params, params_from_iter};
 use serde_json::{Map, Value};
 
-use super::{unreadable_json, writes};
+use super::{dialect, unreadable_json};
 use crate::query::EntitySet;
 use crate::{ADMINISTRATORS_GROUP, DeviceGroupRecord, TenantKey};
 
@@ -350,7 +350,7 @@ pub(super) fn reassign_machines(conn: &Connection, tenant: TenantKey, only: Opti
                 .collect::<rusqlite::Result<_>>()?
         }
     };
-    let mut update = conn.prepare_cached(&writes::UPDATE_MACHINE)?;
+    let mut update = conn.prepare_cached(&dialect::UPDATE_MACHINE)?;
     for (id, doc) in rows {
         let mut machine: Map<String, Value> = from_json(&doc)?;
         if !stamp_machine(&ranked, &mut machine) {

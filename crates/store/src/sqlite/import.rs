@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use openmde_model::Timestamp;
 use rusqlite::{Connection, ToSql, params_from_iter};
 
-use super::writes::{UPSERT_ALERT, UPSERT_MACHINE};
+use super::dialect::{UPSERT_ALERT, UPSERT_MACHINE};
 use crate::query::EntitySet;
 use crate::{Columns, Import, ImportCounts, Result, StoreError, StoredRecord, TenantKey};
 

@@ -1,354 +1,16 @@
-//! The one place where a [`ListQuery`] becomes SQLite SQL. Only catalog column names and
-//! schema property names are written into the text; every value is a bound parameter.
-//!
-//! OData's logic has two values: a comparison with a missing (null) property is false, and
-//! `ne` is its negation, so `severity ne 'High'` keeps rows without a severity. SQL's three
-//! values differ under `NOT`, so negations are pushed down to the comparisons, each of which
-//! then says what it does with null.
+//! Lists on SQLite: the shared translation ([`crate::sql::list`]) run on a pooled reader.
 
-use openmde_odata::ast::{CompareOp, Quantifier, TextFunction};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, params_from_iter};
 
+use super::dialect::{Sqlite, scalar_of};
 use crate::TenantKey;
-use crate::query::{
-    Condition, Cursor, Direction, EntitySet, Field, FieldType, ListQuery, Page, Row, Scalar, Scope, Subject, Target,
-};
-
-/// A statement's text and its parameters, built together.
-#[derive(Default)]
-pub(super) struct Sql {
-    pub(super) text: String,
-    pub(super) params: Vec<SqlValue>,
-}
-
-impl Sql {
-    /// A placeholder for `value`, written `+?N` so that SQLite keeps the statement's plan when
-    /// the value changes (see the module documentation of `sqlite`).
-    fn bind(&mut self, value: SqlValue) -> String {
-        self.params.push(value);
-        format!("+?{}", self.params.len())
-    }
-
-    fn scalar(&mut self, value: &Scalar) -> String {
-        self.bind(match value {
-            Scalar::Null => SqlValue::Null,
-            Scalar::Integer(i) => SqlValue::Integer(*i),
-            Scalar::Text(s) => SqlValue::Text(s.clone()),
-        })
-    }
-}
-
-pub(super) fn table(set: EntitySet) -> &'static str {
-    match set {
-        EntitySet::Alerts => "alerts",
-        EntitySet::Machines => "machines",
-    }
-}
-
-/// Text compares without regard to ASCII case; ids and numbers exactly.
-fn collation(field_type: FieldType) -> &'static str {
-    match field_type {
-        FieldType::Text => " COLLATE NOCASE",
-        _ => "",
-    }
-}
-
-fn operator(op: CompareOp) -> &'static str {
-    match op {
-        CompareOp::Eq => "=",
-        CompareOp::Ne => "<>",
-        CompareOp::Gt => ">",
-        CompareOp::Ge => ">=",
-        CompareOp::Lt => "<",
-        CompareOp::Le => "<=",
-    }
-}
-
-fn negate(op: CompareOp) -> CompareOp {
-    match op {
-        CompareOp::Eq => CompareOp::Ne,
-        CompareOp::Ne => CompareOp::Eq,
-        CompareOp::Gt => CompareOp::Le,
-        CompareOp::Ge => CompareOp::Lt,
-        CompareOp::Lt => CompareOp::Ge,
-        CompareOp::Le => CompareOp::Gt,
-    }
-}
-
-/// `%`, `_` and the escape character itself, escaped for `LIKE ... ESCAPE '\'`.
-fn like_escaped(value: &str) -> String {
-    value.chars().fold(String::with_capacity(value.len()), |mut out, c| {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-        out
-    })
-}
-
-impl Sql {
-    /// The SQL expression a target reads.
-    fn target(&self, target: &Target) -> String {
-        let read = match &target.subject {
-            Subject::Column(field) => column(field),
-            Subject::Element => "e.value".to_string(),
-            Subject::ElementMember(name) => match target.field_type {
-                // Elements keep enum names; compare their member values, as columns hold them.
-                FieldType::Enum(enum_type) => {
-                    let arms: String = enum_type
-                        .members
-                        .iter()
-                        .map(|(member, value)| format!(" WHEN '{}' THEN {value}", member.to_ascii_lowercase()))
-                        .collect();
-                    format!("(CASE lower(json_extract(e.value, '$.{name}')){arms} END)")
-                }
-                _ => format!("json_extract(e.value, '$.{name}')"),
-            },
-        };
-        if target.lowercase {
-            format!("lower({read})")
-        } else {
-            read
-        }
-    }
-
-    /// `condition`, or its negation when `negated`, as a SQL boolean in which null (a comparison
-    /// with a null property) counts as false.
-    fn condition(&mut self, condition: &Condition, negated: bool) -> String {
-        match condition {
-            Condition::And(a, b) | Condition::Or(a, b) => {
-                let is_and = matches!(condition, Condition::And(..)) != negated;
-                let (a, b) = (self.condition(a, negated), self.condition(b, negated));
-                format!("({a} {} {b})", if is_and { "AND" } else { "OR" })
-            }
-            Condition::Not(inner) => self.condition(inner, !negated),
-            Condition::Compare { target, op, value } => {
-                let read = self.target(target);
-                let op = if negated { negate(*op) } else { *op };
-                if *value == Scalar::Null {
-                    return format!("{read} IS {}NULL", if op == CompareOp::Eq { "" } else { "NOT " });
-                }
-                let collate = collation(target.field_type);
-                let value = self.scalar(value);
-                match op {
-                    CompareOp::Eq => format!("{read}{collate} = {value}"),
-                    CompareOp::Ne => format!("{read}{collate} IS NOT {value}"),
-                    // A null property is not greater, nor less, than anything.
-                    _ if negated => format!("({read}{collate} {} {value} OR {read} IS NULL)", operator(op)),
-                    _ => format!("{read}{collate} {} {value}", operator(op)),
-                }
-            }
-            Condition::In { target, values } => {
-                let read = self.target(target);
-                let list: Vec<String> = values.iter().map(|v| self.scalar(v)).collect();
-                let collate = collation(target.field_type);
-                if negated {
-                    format!("({read}{collate} NOT IN ({}) OR {read} IS NULL)", list.join(", "))
-                } else {
-                    format!("{read}{collate} IN ({})", list.join(", "))
-                }
-            }
-            Condition::Text {
-                target,
-                function,
-                value,
-            } => {
-                let read = self.target(target);
-                let test = self.text_function(&read, target.field_type, *function, value);
-                if negated {
-                    format!("(NOT {test} OR {read} IS NULL)")
-                } else {
-                    test
-                }
-            }
-            Condition::Lambda {
-                collection,
-                quantifier,
-                predicate,
-            } => {
-                // all(p) is "no element where not p"; elements that are null do not count.
-                let (exists, inner_negated) = match quantifier {
-                    Quantifier::Any => (!negated, false),
-                    Quantifier::All => (negated, true),
-                };
-                let predicate = self.condition(predicate, inner_negated);
-                format!(
-                    "{}EXISTS (SELECT 1 FROM json_each(t.doc, '$.{}') e WHERE e.type <> 'null' AND {predicate})",
-                    if exists { "" } else { "NOT " },
-                    collection.name
-                )
-            }
-        }
-    }
-
-    /// startswith/endswith/contains, true or null (for a null property).
-    fn text_function(&mut self, read: &str, field_type: FieldType, function: TextFunction, value: &str) -> String {
-        if value.is_empty() {
-            return format!("{read} IS NOT NULL");
-        }
-        if matches!(field_type, FieldType::Text) {
-            // LIKE folds ASCII case, as text comparisons do.
-            let pattern = match function {
-                TextFunction::StartsWith => format!("{}%", like_escaped(value)),
-                TextFunction::EndsWith => format!("%{}", like_escaped(value)),
-                TextFunction::Contains => format!("%{}%", like_escaped(value)),
-            };
-            let pattern = self.bind(SqlValue::Text(pattern));
-            return format!("{read} LIKE {pattern} ESCAPE '\\'");
-        }
-        let length = value.chars().count() as i64;
-        let needle = self.bind(SqlValue::Text(value.to_string()));
-        match function {
-            TextFunction::StartsWith => format!("substr({read}, 1, {length}) = {needle}"),
-            TextFunction::EndsWith => format!("substr({read}, -{length}) = {needle}"),
-            TextFunction::Contains => format!("instr({read}, {needle}) > 0"),
-        }
-    }
-
-    /// The rows a list may show at all. Retention is checked on each row (the unary `+` keeps
-    /// the planner from reading it through an index): it holds for nearly every row, so an
-    /// index on it would only replace an ordered scan with a sort.
-    fn scope(&mut self, tenant: TenantKey, scope: &Scope) -> String {
-        let tenant = self.bind(SqlValue::Integer(tenant.0));
-        match scope {
-            Scope::Alerts {
-                updated_since,
-                machine_id,
-            } => {
-                let since = self.bind(SqlValue::Integer(updated_since.0));
-                let mut text = format!("t.tenant = {tenant} AND +t.last_update >= {since}");
-                if let Some(machine_id) = machine_id {
-                    let machine = self.bind(SqlValue::Text(machine_id.clone()));
-                    text.push_str(&format!(" AND t.machine_id = {machine}"));
-                }
-                text
-            }
-            Scope::Machines { seen_since } => {
-                let since = self.bind(SqlValue::Integer(seen_since.0));
-                format!("t.tenant = {tenant} AND (+t.last_seen IS NULL OR +t.last_seen >= {since})")
-            }
-        }
-    }
-
-    /// Rows strictly after `cursor` in the query's order (ties broken by id).
-    fn after(&mut self, query: &ListQuery, cursor: &Cursor) -> String {
-        let mut alternatives = Vec::with_capacity(query.order.len() + 1);
-        let mut equal_so_far: Vec<String> = Vec::new();
-        for ((field, direction), key) in query.order.iter().zip(&cursor.keys) {
-            let key_column = column(field);
-            let collate = collation(field.field_type);
-            // Nulls sort first ascending, last descending.
-            let beyond = match (direction, key) {
-                (Direction::Ascending, Scalar::Null) => format!("{key_column} IS NOT NULL"),
-                (Direction::Descending, Scalar::Null) => "0".to_string(),
-                (Direction::Ascending, key) => format!("{key_column}{collate} > {}", self.scalar(key)),
-                (Direction::Descending, key) => {
-                    format!("({key_column}{collate} < {} OR {key_column} IS NULL)", self.scalar(key))
-                }
-            };
-            alternatives.push(conjunction(&equal_so_far, beyond));
-            let same = match key {
-                Scalar::Null => format!("{key_column} IS NULL"),
-                key => format!("{key_column}{collate} = {}", self.scalar(key)),
-            };
-            equal_so_far.push(same);
-        }
-        let id = self.bind(SqlValue::Text(cursor.id.clone()));
-        let beyond = if query.tie_direction() == Direction::Descending {
-            "<"
-        } else {
-            ">"
-        };
-        alternatives.push(conjunction(&equal_so_far, format!("t.id {beyond} {id}")));
-        format!("({})", alternatives.join(" OR "))
-    }
-}
-
-fn conjunction(equal: &[String], last: String) -> String {
-    if equal.is_empty() {
-        last
-    } else {
-        format!("({} AND {last})", equal.join(" AND "))
-    }
-}
-
-fn scalar_of(value: SqlValue) -> Scalar {
-    match value {
-        SqlValue::Integer(i) => Scalar::Integer(i),
-        SqlValue::Text(s) => Scalar::Text(s),
-        _ => Scalar::Null,
-    }
-}
-
-/// The `WHERE` clause of a query: scope and filter.
-fn where_clause(sql: &mut Sql, tenant: TenantKey, query: &ListQuery) -> String {
-    let scope = sql.scope(tenant, &query.scope);
-    match &query.filter {
-        Some(filter) => format!("{scope} AND {}", sql.condition(filter, false)),
-        None => scope,
-    }
-}
-
-/// `t.{column}` of a field; fields that reach SQL as columns always have one.
-fn column(field: &Field) -> String {
-    format!("t.{}", field.column.unwrap_or("id"))
-}
-
-fn keyword(direction: Direction) -> &'static str {
-    match direction {
-        Direction::Ascending => "ASC",
-        Direction::Descending => "DESC",
-    }
-}
-
-fn count_statement(tenant: TenantKey, query: &ListQuery) -> Sql {
-    let mut count = Sql::default();
-    let filter = where_clause(&mut count, tenant, query);
-    count.text = format!("SELECT count(*) FROM {} t WHERE {filter}", table(query.scope.set()));
-    count
-}
-
-/// The statement of one page (also for `EXPLAIN` in the tests).
-fn page_statement(tenant: TenantKey, query: &ListQuery) -> Sql {
-    let mut page = Sql::default();
-    let mut filter = where_clause(&mut page, tenant, query);
-    if let Some(cursor) = &query.after {
-        filter = format!("{filter} AND {}", page.after(query, cursor));
-    }
-    let evidence = if query.with_evidence { "t.evidence" } else { "NULL" };
-    let keys: String = query
-        .order
-        .iter()
-        .map(|(field, _)| format!(", {}", column(field)))
-        .collect();
-    let order: String = query
-        .order
-        .iter()
-        .map(|(field, direction)| {
-            format!(
-                "{}{} {}, ",
-                column(field),
-                collation(field.field_type),
-                keyword(*direction)
-            )
-        })
-        .collect();
-    let limit = page.bind(SqlValue::Integer(
-        i64::try_from(query.limit.saturating_add(1)).unwrap_or(i64::MAX),
-    ));
-    let offset = page.bind(SqlValue::Integer(i64::try_from(query.skip).unwrap_or(i64::MAX)));
-    page.text = format!(
-        "SELECT t.id, t.doc, {evidence}{keys} FROM {} t WHERE {filter} ORDER BY {order}t.id {} LIMIT {limit} OFFSET {offset}",
-        table(query.scope.set()),
-        keyword(query.tie_direction())
-    );
-    page
-}
+use crate::query::{ListQuery, Page, Row};
+use crate::sql::list::{count_statement, page_of, page_statement};
 
 pub(super) fn list(conn: &Connection, tenant: TenantKey, query: &ListQuery) -> rusqlite::Result<Page> {
     let count = if query.count {
-        let count_sql = count_statement(tenant, query);
+        let count_sql = count_statement::<Sqlite>(tenant, query);
         let total: i64 = conn
             .prepare_cached(&count_sql.text)?
             .query_row(params_from_iter(&count_sql.params), |row| row.get(0))?;
@@ -357,50 +19,30 @@ pub(super) fn list(conn: &Connection, tenant: TenantKey, query: &ListQuery) -> r
         None
     };
     if query.limit == 0 {
-        return Ok(Page {
-            rows: Vec::new(),
-            next: None,
-            count,
-        });
+        return Ok(page_of(query, Vec::new(), count));
     }
-    let page_sql = page_statement(tenant, query);
+    let page_sql = page_statement::<Sqlite>(tenant, query);
     let mut stmt = conn.prepare_cached(&page_sql.text)?;
-    let mut rows = stmt.query(params_from_iter(&page_sql.params))?;
-    let mut page = Vec::new();
-    let mut last_keys = Vec::new();
-    let mut more = false;
-    while let Some(row) = rows.next()? {
-        if page.len() as u64 == query.limit {
-            more = true;
-            break;
-        }
-        page.push(Row {
-            id: row.get(0)?,
-            doc: row.get(1)?,
-            evidence: row.get(2)?,
-        });
-        last_keys = (0..query.order.len())
-            .map(|i| row.get::<_, SqlValue>(3 + i).map(scalar_of))
-            .collect::<rusqlite::Result<_>>()?;
-    }
-    let next = match page.last() {
-        Some(last) if more => Some(Cursor {
-            keys: last_keys,
-            id: last.id.clone(),
-        }),
-        _ => None,
-    };
-    Ok(Page {
-        rows: page,
-        next,
-        count,
-    })
+    let rows = stmt
+        .query_map(params_from_iter(&page_sql.params), |row| {
+            let keys = (0..query.order.len())
+                .map(|i| row.get::<_, SqlValue>(3 + i).map(scalar_of))
+                .collect::<rusqlite::Result<_>>()?;
+            let row = Row {
+                id: row.get(0)?,
+                doc: row.get(1)?,
+                evidence: row.get(2)?,
+            };
+            Ok((row, keys))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(page_of(query, rows, count))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::query::bind;
+    use crate::query::{Scope, bind};
     use crate::sqlite::SqliteStore;
     use crate::{Store, StoredRecord};
     use openmde_model::Timestamp;
@@ -417,7 +59,7 @@ mod tests {
             limit,
             ..ListQuery::new(scope)
         };
-        let page = page_statement(TenantKey(1), &query);
+        let page = page_statement::<Sqlite>(TenantKey(1), &query);
         let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", page.text)).unwrap();
         let steps: Vec<String> = stmt
             .query_map(params_from_iter(&page.params), |row| row.get(3))

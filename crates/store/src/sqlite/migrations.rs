@@ -2,7 +2,6 @@
 
 use rusqlite::{Connection, ToSql, Transaction, params_from_iter};
 
-use super::writes;
 use crate::query::EntitySet;
 
 type DataStep = fn(&Transaction<'_>) -> rusqlite::Result<()>;
@@ -136,12 +135,12 @@ fn set_up_access(tx: &Transaction<'_>) -> rusqlite::Result<()> {
 /// Computes every query column of every row from its document (after columns were added).
 fn fill_query_columns(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     for set in [EntitySet::Alerts, EntitySet::Machines] {
-        let table = super::list::table(set);
+        let table = crate::sql::table(set);
         let rows: Vec<(i64, String, String)> = tx
             .prepare(&format!("SELECT tenant, id, doc FROM {table}"))?
             .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
             .collect::<rusqlite::Result<_>>()?;
-        let mut update = tx.prepare(&writes::backfill(set))?;
+        let mut update = tx.prepare(&super::dialect::backfill(set))?;
         for (tenant, id, doc) in rows {
             let document: serde_json::Map<String, serde_json::Value> =
                 serde_json::from_str(&doc).map_err(super::unreadable_json)?;

@@ -17,10 +17,10 @@
 //! value an expression the planner does not inspect, and the index is still used.
 
 mod access;
+mod dialect;
 mod import;
 mod list;
 mod migrations;
-mod writes;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -712,7 +712,7 @@ impl Store for SqliteStore {
                 let doc = serde_json::to_string(&alert).map_err(unreadable_json)?;
                 let fields = EntitySet::Alerts.column_values(&alert);
                 let key: [&dyn ToSql; 4] = [&tenant.0, &alert_id, &doc, &change.at.0];
-                tx.prepare_cached(&writes::UPDATE_ALERT)?.execute(params_from_iter(
+                tx.prepare_cached(&dialect::UPDATE_ALERT)?.execute(params_from_iter(
                     key.into_iter().chain(fields.iter().map(|v| v as &dyn ToSql)),
                 ))?;
                 updated.push(AlertDocument { doc, evidence });
@@ -761,7 +761,7 @@ impl Store for SqliteStore {
             let doc = serde_json::to_string(&alert).map_err(unreadable_json)?;
             let fields = EntitySet::Alerts.column_values(&alert);
             let key: [&dyn ToSql; 6] = [&tenant.0, &alert_id, &reference.machine_id, &now.0, &doc, &"[]"];
-            tx.prepare_cached(&writes::UPSERT_ALERT)?.execute(params_from_iter(
+            tx.prepare_cached(&dialect::UPSERT_ALERT)?.execute(params_from_iter(
                 key.into_iter().chain(fields.iter().map(|v| v as &dyn ToSql)),
             ))?;
             tx.commit()?;
@@ -801,7 +801,7 @@ impl Store for SqliteStore {
                 let doc = serde_json::to_string(&machine).map_err(unreadable_json)?;
                 let fields = EntitySet::Machines.column_values(&machine);
                 let key: [&dyn ToSql; 3] = [&tenant.0, &machine_id, &doc];
-                tx.prepare_cached(&writes::UPDATE_MACHINE)?
+                tx.prepare_cached(&dialect::UPDATE_MACHINE)?
                     .execute(params_from_iter(key.into_iter().chain(fields.iter().map(|v| v as &dyn ToSql))))?;
                 if regrouped {
                     access::restamp_alerts(&tx, tenant, Some(&machine_id))?;
