@@ -6,6 +6,8 @@
 
 mod document;
 mod error;
+mod grouping;
+pub mod postgres;
 pub mod query;
 mod sql;
 pub mod sqlite;

@@ -1,9 +1,10 @@
 //! An in-memory evaluation of [`Condition`]s and orderings over documents, written from the
-//! rules in the catalog rather than from any SQL, and a property test holding the SQLite
-//! backend to it: for random filters and orders over random data, the same rows in the same
-//! order, page by page.
+//! rules in the catalog rather than from any SQL, and a property test holding each backend to
+//! it: for random filters and orders over random data, the same rows in the same order, page by
+//! page. PostgreSQL is tested when `OPENMDE_TEST_DATABASE_URL` names a server.
 
 use std::cmp::Ordering;
+use std::sync::{Arc, OnceLock};
 
 use openmde_access::{DeviceGroup, DeviceGroupRules, Operator, PropertyCondition};
 use openmde_model::{EntityKind, Record, Timestamp};
@@ -16,6 +17,7 @@ use super::catalog::scalar;
 use super::{
     Condition, Cursor, Direction, EntitySet, Field, FieldType, ListQuery, Scalar, Scope, Subject, Target, bind,
 };
+use crate::postgres::PgStore;
 use crate::sqlite::SqliteStore;
 use crate::{Store, StoredRecord};
 
@@ -275,8 +277,8 @@ fn case(set: EntitySet) -> impl Strategy<Value = (Vec<Document>, String, Vec<(&'
     (documents, filter(set), order(set), 1..6u64)
 }
 
-/// The ids SQLite answers with, reading page by page of `page_size`.
-async fn paged(store: &SqliteStore, tenant: crate::TenantKey, mut query: ListQuery, page_size: u64) -> Vec<String> {
+/// The ids a store answers with, reading page by page of `page_size`.
+async fn paged(store: &dyn Store, tenant: crate::TenantKey, mut query: ListQuery, page_size: u64) -> Vec<String> {
     query.limit = page_size;
     let mut ids = Vec::new();
     for _ in 0..100 {
@@ -291,23 +293,54 @@ async fn paged(store: &SqliteStore, tenant: crate::TenantKey, mut query: ListQue
     panic!("paging does not end: {ids:?}")
 }
 
-/// A fresh store holding `records` in one tenant, and a runtime to query it on.
+#[derive(Debug, Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A schema of its own in the test PostgreSQL server, made once per test process; `None` when
+/// `OPENMDE_TEST_DATABASE_URL` is unset.
+fn postgres_url() -> Option<&'static str> {
+    static URL: OnceLock<Option<String>> = OnceLock::new();
+    URL.get_or_init(|| {
+        let base = std::env::var("OPENMDE_TEST_DATABASE_URL").ok()?;
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let schema = format!("oracle_{}", uuid::Uuid::new_v4().simple());
+        Some(runtime.block_on(crate::postgres::with_new_schema(&base, &schema)).unwrap())
+    })
+    .as_deref()
+}
+
+/// A fresh tenant holding `records` in a store of `backend`, and a runtime to query it on.
 fn store_with(
+    backend: Backend,
     records: Vec<StoredRecord>,
 ) -> (
     tokio::runtime::Runtime,
-    tempfile::TempDir,
-    SqliteStore,
+    Option<tempfile::TempDir>,
+    Arc<dyn Store>,
     crate::TenantKey,
 ) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("db")).unwrap();
+    let (dir, store): (_, Arc<dyn Store>) = match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let store = SqliteStore::open(&dir.path().join("db")).unwrap();
+            (Some(dir), Arc::new(store))
+        }
+        Backend::Postgres => {
+            let url = postgres_url().expect("OPENMDE_TEST_DATABASE_URL");
+            (None, Arc::new(runtime.block_on(PgStore::open(url, 2)).unwrap()))
+        }
+    };
     let tenant = runtime.block_on(async {
-        let tenant = store.create_tenant("t", "T", "t.example").await.unwrap().key;
+        // A tenant of its own: PostgreSQL cases share one schema.
+        let name = uuid::Uuid::new_v4().to_string();
+        let tenant = store.create_tenant(&name, "T", &name).await.unwrap().key;
         // Machines tagged 'a' (of any case) are in device group 1: `rbacGroupId` takes 0 and 1.
         let tagged_a = DeviceGroup {
             rules: DeviceGroupRules {
@@ -328,7 +361,14 @@ fn store_with(
     (runtime, dir, store, tenant)
 }
 
-fn check(set: EntitySet, documents: Vec<Document>, filter: &str, order: Vec<(&'static Field, Direction)>, page: u64) {
+fn check(
+    backend: Backend,
+    set: EntitySet,
+    documents: Vec<Document>,
+    filter: &str,
+    order: Vec<(&'static Field, Direction)>,
+    page: u64,
+) {
     let kind = if set == EntitySet::Alerts {
         EntityKind::Alert
     } else {
@@ -344,7 +384,7 @@ fn check(set: EntitySet, documents: Vec<Document>, filter: &str, order: Vec<(&'s
             Record::new(kind, doc).unwrap()
         })
         .collect();
-    let (runtime, _dir, store, tenant) = store_with(records.into_iter().map(StoredRecord::from).collect());
+    let (runtime, _dir, store, tenant) = store_with(backend, records.into_iter().map(StoredRecord::from).collect());
     runtime.block_on(async {
         let condition = bind(set, &parse_filter(filter, &Limits::default()).unwrap()).unwrap();
         let scope = match set {
@@ -392,7 +432,7 @@ fn check(set: EntitySet, documents: Vec<Document>, filter: &str, order: Vec<(&'s
         let ids: Vec<String> = whole.rows.into_iter().map(|r| r.id).collect();
         assert_eq!(ids, expected, "{filter}");
         assert_eq!(
-            paged(&store, tenant, query.clone(), page).await,
+            paged(store.as_ref(), tenant, query.clone(), page).await,
             expected,
             "{filter} by pages of {page}"
         );
@@ -421,12 +461,26 @@ proptest! {
 
     #[test]
     fn sqlite_lists_alerts_as_the_oracle_does((documents, filter, order, page) in case(EntitySet::Alerts)) {
-        check(EntitySet::Alerts, documents, &filter, order, page);
+        check(Backend::Sqlite, EntitySet::Alerts, documents, &filter, order, page);
     }
 
     #[test]
     fn sqlite_lists_machines_as_the_oracle_does((documents, filter, order, page) in case(EntitySet::Machines)) {
-        check(EntitySet::Machines, documents, &filter, order, page);
+        check(Backend::Sqlite, EntitySet::Machines, documents, &filter, order, page);
+    }
+
+    #[test]
+    fn postgres_lists_alerts_as_the_oracle_does((documents, filter, order, page) in case(EntitySet::Alerts)) {
+        if postgres_url().is_some() {
+            check(Backend::Postgres, EntitySet::Alerts, documents, &filter, order, page);
+        }
+    }
+
+    #[test]
+    fn postgres_lists_machines_as_the_oracle_does((documents, filter, order, page) in case(EntitySet::Machines)) {
+        if postgres_url().is_some() {
+            check(Backend::Postgres, EntitySet::Machines, documents, &filter, order, page);
+        }
     }
 }
 
@@ -440,7 +494,7 @@ fn a_cursor_past_deleted_rows_still_continues_in_order() {
             StoredRecord::from(Record::new(EntityKind::Machine, doc.as_object().cloned().unwrap()).unwrap())
         })
         .collect();
-    let (runtime, _dir, store, tenant) = store_with(records);
+    let (runtime, _dir, store, tenant) = store_with(Backend::Sqlite, records);
     let query = ListQuery {
         after: Some(Cursor {
             keys: vec![],

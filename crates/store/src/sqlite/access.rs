@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::{dialect, unreadable_json};
 use crate::query::EntitySet;
-use crate::{ADMINISTRATORS_GROUP, DeviceGroupRecord, TenantKey};
+use crate::{DeviceGroupRecord, TenantKey, grouping};
 
 fn to_json<T: serde::Serialize>(value: &T) -> rusqlite::Result<String> {
     serde_json::to_string(value).map_err(unreadable_json)
@@ -18,26 +18,14 @@ fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> rusqlite::Result<T> 
     serde_json::from_str(text).map_err(unreadable_json)
 }
 
-/// What a new tenant starts with: the Ungrouped device group, and the built-in administrator
-/// role assigned to the administrators group, whose id is returned.
+/// What a new tenant starts with ([`grouping::tenant_defaults`]); returns the id of its
+/// administrators group.
 pub(super) fn set_up_tenant(conn: &Connection, tenant: TenantKey, now: Timestamp) -> rusqlite::Result<String> {
-    let ungrouped = DeviceGroup {
-        description: Some("Devices that match no other group".into()),
-        ..DeviceGroup::ungrouped(1)
-    };
-    write_device_group(conn, tenant, &ungrouped, now)?;
-    let administrators = UserGroup {
-        id: uuid::Uuid::new_v4().to_string(),
-        display_name: ADMINISTRATORS_GROUP.into(),
-        members: Vec::new(),
-    };
-    create_user_group(conn, tenant, &administrators, now)?;
-    let role = Role {
-        user_groups: vec![administrators.id.clone()],
-        ..Role::administrator(&uuid::Uuid::new_v4().to_string())
-    };
-    put_role(conn, tenant, &role)?;
-    Ok(administrators.id)
+    let defaults = grouping::tenant_defaults();
+    write_device_group(conn, tenant, &defaults.ungrouped, now)?;
+    create_user_group(conn, tenant, &defaults.administrators, now)?;
+    put_role(conn, tenant, &defaults.role)?;
+    Ok(defaults.administrators.id)
 }
 
 pub(super) fn create_user_group(
@@ -248,29 +236,10 @@ pub(super) fn save_device_group(
     tenant: TenantKey,
     group: DeviceGroup,
 ) -> rusqlite::Result<DeviceGroup> {
-    let mut named: Vec<DeviceGroup> = ranked_groups(conn, tenant)?;
-    let current = named.iter().position(|g| g.id == group.id).map(|i| named.remove(i));
-    let ungrouped = named
-        .iter()
-        .position(DeviceGroup::is_ungrouped)
-        .map(|i| named.remove(i));
-    let ungrouped = if group.is_ungrouped() {
-        // Only its description, remediation level and user access change.
-        let current = current.unwrap_or_else(|| DeviceGroup::ungrouped(1));
-        DeviceGroup {
-            rules: DeviceGroupRules::default(),
-            name: current.name,
-            ..group.clone()
-        }
-    } else {
-        let at = usize::try_from(group.priority - 1).unwrap_or(0).min(named.len());
-        named.insert(at, group.clone());
-        ungrouped.unwrap_or_else(|| DeviceGroup::ungrouped(1))
-    };
-    named.push(ungrouped);
-    rank(conn, tenant, &mut named, Some(group.id))?;
+    let mut ranked = grouping::reranked(ranked_groups(conn, tenant)?, &group);
+    rank(conn, tenant, &mut ranked, Some(group.id))?;
     reassign_machines(conn, tenant, None)?;
-    Ok(named.into_iter().find(|g| g.id == group.id).unwrap_or(group))
+    Ok(ranked.into_iter().find(|g| g.id == group.id).unwrap_or(group))
 }
 
 /// Numbers `ranked` 1..n and writes the groups whose rank changed, and `changed`.
@@ -281,12 +250,8 @@ fn rank(
     changed: Option<i64>,
 ) -> rusqlite::Result<()> {
     let now = Timestamp::now();
-    for (at, group) in ranked.iter_mut().enumerate() {
-        let priority = at as i64 + 1;
-        if group.priority != priority || Some(group.id) == changed {
-            group.priority = priority;
-            write_device_group(conn, tenant, group, now)?;
-        }
+    for group in grouping::renumbered(ranked, changed) {
+        write_device_group(conn, tenant, group, now)?;
     }
     Ok(())
 }
@@ -324,12 +289,6 @@ pub(super) fn delete_device_group(conn: &Connection, tenant: TenantKey, id: i64)
     Ok(deleted)
 }
 
-/// Puts a machine document into its group among `ranked` groups; true if that changed it.
-pub(super) fn stamp_machine(ranked: &[DeviceGroup], machine: &mut Map<String, Value>) -> bool {
-    let assignment = DeviceGroup::assign(ranked, machine);
-    DeviceGroup::stamp(machine, &assignment)
-}
-
 /// Regroups the tenant's machines (`only` these, if given) and then their alerts.
 pub(super) fn reassign_machines(conn: &Connection, tenant: TenantKey, only: Option<&[String]>) -> rusqlite::Result<()> {
     let ranked = ranked_groups(conn, tenant)?;
@@ -353,7 +312,7 @@ pub(super) fn reassign_machines(conn: &Connection, tenant: TenantKey, only: Opti
     let mut update = conn.prepare_cached(&dialect::UPDATE_MACHINE)?;
     for (id, doc) in rows {
         let mut machine: Map<String, Value> = from_json(&doc)?;
-        if !stamp_machine(&ranked, &mut machine) {
+        if !grouping::stamp_machine(&ranked, &mut machine) {
             continue;
         }
         let doc = to_json(&machine)?;
@@ -390,9 +349,8 @@ pub(super) fn restamp_alerts(conn: &Connection, tenant: TenantKey, machine_id: O
     let mut update =
         conn.prepare_cached("UPDATE alerts SET doc = ?3, rbac_group_name = ?4 WHERE tenant = ?1 AND id = ?2")?;
     for (id, doc, name) in rows {
-        let mut alert: Map<String, Value> = from_json(&doc)?;
-        alert.insert("rbacGroupName".into(), name.clone().map_or(Value::Null, Value::String));
-        update.execute(params![tenant.0, id, to_json(&alert)?, name])?;
+        let doc = grouping::with_group_name(&doc, name.as_deref()).map_err(unreadable_json)?;
+        update.execute(params![tenant.0, id, doc, name])?;
     }
     Ok(())
 }

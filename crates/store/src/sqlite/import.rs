@@ -41,7 +41,7 @@ impl SqliteImport {
         if record.columns == Columns::Machine {
             let mut machine: serde_json::Map<String, serde_json::Value> =
                 serde_json::from_str(&record.doc).map_err(super::unreadable_json)?;
-            if super::access::stamp_machine(&self.device_groups, &mut machine) {
+            if crate::grouping::stamp_machine(&self.device_groups, &mut machine) {
                 record.doc = serde_json::to_string(&machine).map_err(super::unreadable_json)?;
                 record.fields = EntitySet::Machines.column_values(&machine);
             }

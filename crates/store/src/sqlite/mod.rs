@@ -797,7 +797,7 @@ impl Store for SqliteStore {
                     serde_json::from_str(&doc).map_err(unreadable_json)?;
                 update.apply(&mut machine);
                 // A tag can move the machine to another device group, and its alerts with it.
-                let regrouped = access::stamp_machine(&ranked, &mut machine);
+                let regrouped = crate::grouping::stamp_machine(&ranked, &mut machine);
                 let doc = serde_json::to_string(&machine).map_err(unreadable_json)?;
                 let fields = EntitySet::Machines.column_values(&machine);
                 let key: [&dyn ToSql; 3] = [&tenant.0, &machine_id, &doc];
