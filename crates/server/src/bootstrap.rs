@@ -7,8 +7,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use openmde_identity::resource;
 use openmde_model::{EntityKind, Record, Timestamp};
-use openmde_store::Store;
+use openmde_store::postgres::{self, PgStore};
 use openmde_store::sqlite::SqliteStore;
+use openmde_store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 
 use crate::demo::Fleet;
@@ -20,11 +21,28 @@ pub const DEMO_ALERTS: u64 = 200;
 #[derive(Debug, Clone)]
 pub struct DataDir {
     pub root: PathBuf,
+    /// The store's URL; `None`: the SQLite file in `root`.
+    pub database_url: Option<String>,
+    pub database_pool_size: usize,
 }
 
 impl DataDir {
+    /// A data directory whose store is its own SQLite file.
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        DataDir { root: root.into() }
+        DataDir {
+            root: root.into(),
+            database_url: None,
+            database_pool_size: openmde_store::postgres::DEFAULT_POOL_SIZE,
+        }
+    }
+
+    /// The same directory (TLS material, credentials, admin key) over the store at `url`.
+    pub fn with_database(self, url: Option<String>, pool_size: usize) -> Self {
+        DataDir {
+            database_url: url,
+            database_pool_size: pool_size,
+            ..self
+        }
     }
     pub fn database(&self) -> PathBuf {
         self.root.join("openmde.db")
@@ -57,12 +75,32 @@ impl DataDir {
         self.root.join("admin-key")
     }
 
-    /// Opens the store, creating the directory and database as needed.
-    pub fn open_store(&self) -> anyhow::Result<Arc<SqliteStore>> {
+    /// Opens the store, creating the directory and database (or schema) as needed.
+    pub async fn open_store(&self) -> anyhow::Result<Arc<dyn Store>> {
         std::fs::create_dir_all(&self.root).with_context(|| format!("cannot create {}", self.root.display()))?;
-        let store = SqliteStore::open(&self.database())
-            .with_context(|| format!("cannot open {}", self.database().display()))?;
+        open_store(self.database_url.as_deref(), &self.database(), self.database_pool_size).await
+    }
+}
+
+/// Opens the store at `url` (PostgreSQL or `sqlite://path`), or at the SQLite file `default` if
+/// there is none.
+pub async fn open_store(url: Option<&str>, default: &Path, pool_size: usize) -> anyhow::Result<Arc<dyn Store>> {
+    let sqlite = |path: &Path| -> anyhow::Result<Arc<dyn Store>> {
+        let store = SqliteStore::open(path).with_context(|| format!("cannot open {}", path.display()))?;
         Ok(Arc::new(store))
+    };
+    match url {
+        None => sqlite(default),
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            let store = PgStore::open(url, pool_size)
+                .await
+                .with_context(|| format!("cannot open {}", postgres::redacted(url)))?;
+            Ok(Arc::new(store))
+        }
+        Some(url) => match url.strip_prefix("sqlite://") {
+            Some(path) => sqlite(Path::new(path)),
+            None => anyhow::bail!("the database URL must start with postgres://, postgresql:// or sqlite://"),
+        },
     }
 }
 
@@ -122,13 +160,19 @@ pub async fn first_start(store: &dyn Store, dir: &DataDir, demo: bool) -> anyhow
     if !store.tenants().await?.is_empty() {
         return Ok(None);
     }
-    let tenant = store
+    let created = store
         .create_tenant(
             &uuid::Uuid::new_v4().to_string(),
             "Contoso (openmde demo)",
             "contoso.onmicrosoft.com",
         )
-        .await?;
+        .await;
+    let tenant = match created {
+        Ok(tenant) => tenant,
+        // Another replica on the same store started first and is setting it up.
+        Err(StoreError::Conflict(_)) => return Ok(None),
+        Err(error) => return Err(error.into()),
+    };
     let manager = Manager::new(store, None);
     let app = NewApp {
         name: "openmde demo application".into(),

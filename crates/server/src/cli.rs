@@ -16,6 +16,13 @@ pub struct Cli {
     /// Where the database, TLS material and credentials live.
     #[arg(long, global = true, env = "OPENMDE_DATA_DIR", default_value = "openmde-data")]
     pub data_dir: PathBuf,
+    /// The store: `postgres://user:password@host:port/database` for PostgreSQL (several
+    /// replicas), or `sqlite://path`; default: the SQLite file in the data directory.
+    #[arg(long, global = true, env = "OPENMDE_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Connections each process keeps to PostgreSQL at most.
+    #[arg(long, global = true, env = "OPENMDE_DATABASE_POOL_SIZE", default_value_t = openmde_store::postgres::DEFAULT_POOL_SIZE)]
+    pub database_pool_size: usize,
     #[command(subcommand)]
     pub command: Command,
 }

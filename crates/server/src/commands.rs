@@ -32,7 +32,7 @@ pub fn init_logging(command: &Command) {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let data_dir = DataDir::new(cli.data_dir);
+    let data_dir = DataDir::new(cli.data_dir).with_database(cli.database_url, cli.database_pool_size);
     match cli.command {
         Command::Serve(args) => serve_command(data_dir, args).await,
         Command::Apps(AppsCommand::AddCertificate { client_id, cert }) => {
@@ -158,11 +158,10 @@ fn print_banner(data_dir: &DataDir, server: &RunningServer, admin_key_given: boo
 }
 
 async fn add_certificate(data_dir: DataDir, client_id: &str, cert: &std::path::Path) -> anyhow::Result<()> {
-    use openmde_store::Store;
     let pem = std::fs::read_to_string(cert).with_context(|| format!("cannot read {}", cert.display()))?;
     let der = crate::tls::first_certificate_der(&pem)
         .with_context(|| format!("{} holds no PEM CERTIFICATE block", cert.display()))?;
-    let store = data_dir.open_store()?;
+    let store = data_dir.open_store().await?;
     anyhow::ensure!(store.app(client_id).await?.is_some(), "no application {client_id}");
     store.add_app_certificate(client_id, &der).await?;
     println!(
@@ -183,7 +182,7 @@ enum Printed {
 }
 
 async fn manage(data_dir: DataDir, command: Command) -> anyhow::Result<()> {
-    let store = data_dir.open_store()?;
+    let store = data_dir.open_store().await?;
     let manager = Manager::new(store.as_ref(), None);
     let (scope, printed) = manage_with(&manager, command).await?;
     let json = |value: &serde_json::Value| println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
@@ -410,8 +409,7 @@ async fn manage_device_groups(
 }
 
 async fn keys(data_dir: DataDir, command: KeysCommand) -> anyhow::Result<()> {
-    use openmde_store::Store;
-    let store = data_dir.open_store()?;
+    let store = data_dir.open_store().await?;
     let described =
         |key: &openmde_store::SigningKeyRecord| serde_json::json!({"kid": key.kid, "created": key.created.to_string()});
     match command {
@@ -443,7 +441,7 @@ async fn keys(data_dir: DataDir, command: KeysCommand) -> anyhow::Result<()> {
 }
 
 async fn import(data_dir: DataDir, args: ImportArgs) -> anyhow::Result<()> {
-    let store = data_dir.open_store()?;
+    let store = data_dir.open_store().await?;
     let tenant = Manager::new(store.as_ref(), None)
         .tenant(args.tenant.as_deref())
         .await?;

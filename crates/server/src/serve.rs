@@ -76,9 +76,8 @@ fn limiter(options: &ServeOptions) -> anyhow::Result<Arc<dyn RateLimiter>> {
 
 pub async fn start(options: ServeOptions) -> anyhow::Result<RunningServer> {
     install_crypto_provider();
-    let store = options.data_dir.open_store()?;
+    let store = options.data_dir.open_store().await?;
     let new_credentials = bootstrap::first_start(store.as_ref(), &options.data_dir, options.demo).await?;
-    let store: Arc<dyn Store> = store;
     let keys = Arc::new(KeySource::load(Arc::clone(&store), options.key_activation_delay_seconds).await?);
     keys.reload_every(options.key_reload_interval);
     let mut trusted = Vec::with_capacity(options.trusted_issuers.len());

@@ -80,7 +80,10 @@ pub(crate) fn stamp_machine(ranked: &[DeviceGroup], machine: &mut Map<String, Va
 /// An alert document with its machine's device group name.
 pub(crate) fn with_group_name(alert: &str, name: Option<&str>) -> serde_json::Result<String> {
     let mut alert: Map<String, Value> = serde_json::from_str(alert)?;
-    alert.insert("rbacGroupName".into(), name.map_or(Value::Null, |n| Value::String(n.into())));
+    alert.insert(
+        "rbacGroupName".into(),
+        name.map_or(Value::Null, |n| Value::String(n.into())),
+    );
     serde_json::to_string(&alert)
 }
 

@@ -4,12 +4,13 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::helpers::TestServer;
+use crate::helpers::{TestServer, database_args, database_url};
 
 fn openmde(data_dir: &std::path::Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_openmde"))
         .arg("--data-dir")
         .arg(data_dir)
+        .args(database_args(data_dir))
         .args(args)
         .output()
         .unwrap()
@@ -66,20 +67,34 @@ async fn first_start_writes_private_credentials_and_the_demo_fleet() {
     assert_eq!(again.machine_status(again.sample_alert(), &token).await, 200);
 }
 
-async fn counts(server: &TestServer) -> (i64, i64) {
-    let db = rusqlite_count(server.dir.path());
-    (db("machines"), db("alerts"))
-}
-
-fn rusqlite_count(dir: &std::path::Path) -> impl Fn(&str) -> i64 {
-    let path = dir.join("openmde.db");
-    move |table| {
-        let output = Command::new("python3")
-            .args(["-c", &format!("import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('SELECT count(*) FROM {table}').fetchone()[0])"), path.to_str().unwrap()])
-            .output()
-            .unwrap();
-        String::from_utf8(output.stdout).unwrap().trim().parse().unwrap()
+/// Machines and alerts in the server's store, of every tenant, as a new process sees them.
+async fn counts(server: &TestServer) -> (u64, u64) {
+    use openmde_model::Timestamp;
+    use openmde_store::query::{ListQuery, Scope};
+    let dir = server.dir.path();
+    let store = openmde::bootstrap::open_store(database_url(dir).as_deref(), &dir.join("openmde.db"), 1)
+        .await
+        .unwrap();
+    let (mut machines, mut alerts) = (0, 0);
+    let since = Timestamp(i64::MIN);
+    for tenant in store.tenants().await.unwrap() {
+        for scope in [
+            Scope::Machines { seen_since: since },
+            Scope::Alerts {
+                updated_since: since,
+                machine_id: None,
+            },
+        ] {
+            let is_machines = matches!(scope, Scope::Machines { .. });
+            let query = ListQuery {
+                count: true,
+                ..ListQuery::new(scope)
+            };
+            let count = store.list(tenant.key, &query).await.unwrap().count.unwrap();
+            *(if is_machines { &mut machines } else { &mut alerts }) += count;
+        }
     }
+    (machines, alerts)
 }
 
 #[tokio::test]
@@ -230,6 +245,7 @@ async fn an_import_killed_midway_leaves_the_store_as_it_was() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_openmde"))
         .arg("--data-dir")
         .arg(server.dir.path())
+        .args(database_args(server.dir.path()))
         .args(["import", out.path().join("alerts.json").to_str().unwrap()])
         .spawn()
         .unwrap();
@@ -242,17 +258,24 @@ async fn an_import_killed_midway_leaves_the_store_as_it_was() {
     child.kill().unwrap();
     child.wait().unwrap();
     assert_eq!(counts(&server).await, before);
+    if database_url(server.dir.path()).is_none() {
+        assert_eq!(sqlite_integrity(&server.dir.path().join("openmde.db")), "ok");
+    }
+    let token = server.token().await;
+    assert_eq!(server.machine_status(server.sample_alert(), &token).await, 200);
+}
+
+/// What SQLite's integrity check says of a database file.
+fn sqlite_integrity(path: &std::path::Path) -> String {
     let check = Command::new("python3")
         .args([
             "-c",
             "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('PRAGMA integrity_check').fetchone()[0])",
         ])
-        .arg(server.dir.path().join("openmde.db"))
+        .arg(path)
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&check.stdout).trim(), "ok");
-    let token = server.token().await;
-    assert_eq!(server.machine_status(server.sample_alert(), &token).await, 200);
+    String::from_utf8_lossy(&check.stdout).trim().to_string()
 }
 
 #[tokio::test]

@@ -111,7 +111,7 @@ async fn a_trusted_issuer_of_an_unknown_tenant_stops_the_start() {
     )
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut options = crate::helpers::options(dir.path());
+    let mut options = crate::helpers::new_store_options(dir.path()).await;
     options.trusted_issuers = vec![file];
     let error = openmde::serve::start(options).await.err().unwrap().to_string();
     assert!(error.contains("no tenant 'nope.example'"), "{error}");

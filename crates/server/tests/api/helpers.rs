@@ -25,9 +25,47 @@ pub struct TestServer {
     server: Option<RunningServer>,
 }
 
+/// The PostgreSQL server the suite runs against when `OPENMDE_TEST_DATABASE_URL` is set
+/// (`scripts/test` runs the suite once on SQLite, once on PostgreSQL).
+pub fn test_database() -> Option<String> {
+    std::env::var("OPENMDE_TEST_DATABASE_URL").ok()
+}
+
+/// The schema a data directory's store lives in on the test PostgreSQL server.
+fn schema_of(dir: &std::path::Path) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    dir.hash(&mut hasher);
+    format!("t_{:016x}", hasher.finish())
+}
+
+/// The store URL of a data directory: its own schema on the test PostgreSQL server, or `None`
+/// (the SQLite file in the directory).
+pub fn database_url(dir: &std::path::Path) -> Option<String> {
+    test_database().map(|url| openmde_store::postgres::schema_url(&url, &schema_of(dir)))
+}
+
+/// `--database-url` for a command run on a data directory's store, if it is not the default.
+pub fn database_args(dir: &std::path::Path) -> Vec<String> {
+    database_url(dir)
+        .map(|url| vec!["--database-url".to_string(), url])
+        .unwrap_or_default()
+}
+
+/// [`options`] for a data directory whose store may not exist yet (its schema is created).
+pub async fn new_store_options(dir: &std::path::Path) -> ServeOptions {
+    if let Some(url) = test_database() {
+        openmde_store::postgres::with_schema(&url, &schema_of(dir))
+            .await
+            .unwrap();
+    }
+    options(dir)
+}
+
+/// Options of a server on `dir`'s store, which exists already.
 pub fn options(dir: &std::path::Path) -> ServeOptions {
     ServeOptions {
-        data_dir: DataDir::new(dir),
+        data_dir: DataDir::new(dir).with_database(database_url(dir), 4),
         listen: "127.0.0.1:0".parse().unwrap(),
         http_listen: Some("127.0.0.1:0".parse().unwrap()),
         tls_names: vec![],
@@ -57,7 +95,7 @@ impl TestServer {
     }
 
     pub async fn start_in(dir: tempfile::TempDir, configure: impl FnOnce(&mut ServeOptions)) -> Self {
-        let mut options = options(dir.path());
+        let mut options = new_store_options(dir.path()).await;
         configure(&mut options);
         let server = serve::start(options).await.unwrap();
         let credentials = Credentials::read(&dir.path().join("credentials.json")).unwrap();

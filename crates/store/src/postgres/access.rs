@@ -101,7 +101,11 @@ pub(super) async fn user_groups(client: &impl GenericClient, tenant: TenantKey) 
 }
 
 /// Removes a group, and its id from every role and device group it was assigned to.
-pub(super) async fn delete_user_group(client: &impl GenericClient, tenant: TenantKey, group_id: &str) -> PgResult<bool> {
+pub(super) async fn delete_user_group(
+    client: &impl GenericClient,
+    tenant: TenantKey,
+    group_id: &str,
+) -> PgResult<bool> {
     let deleted = client
         .execute(
             "DELETE FROM user_groups WHERE tenant = $1 AND id = $2",
@@ -385,7 +389,10 @@ pub(super) async fn restamp_alerts(
         None => client.query(OUT_OF_STEP, &[&tenant.0]).await?,
         Some(machine_id) => {
             client
-                .query(&format!("{OUT_OF_STEP} AND a.machine_id = $2"), &[&tenant.0, &machine_id])
+                .query(
+                    &format!("{OUT_OF_STEP} AND a.machine_id = $2"),
+                    &[&tenant.0, &machine_id],
+                )
                 .await?
         }
     };

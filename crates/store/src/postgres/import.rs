@@ -77,7 +77,10 @@ impl Import for PgImport {
             .map(|record| match &record.columns {
                 Columns::Machine => {
                     machines += 1;
-                    (true, with_fields(&[&self.tenant.0, &record.id, &record.doc], &record.fields))
+                    (
+                        true,
+                        with_fields(&[&self.tenant.0, &record.id, &record.doc], &record.fields),
+                    )
                 }
                 Columns::Alert {
                     machine_id,
@@ -89,8 +92,14 @@ impl Import for PgImport {
                         Some(time) => time,
                         None => &self.started.0,
                     };
-                    let key: [&(dyn ToSql + Sync); 6] =
-                        [&self.tenant.0, &record.id, machine_id, last_update, &record.doc, evidence];
+                    let key: [&(dyn ToSql + Sync); 6] = [
+                        &self.tenant.0,
+                        &record.id,
+                        machine_id,
+                        last_update,
+                        &record.doc,
+                        evidence,
+                    ];
                     (false, with_fields(&key, &record.fields))
                 }
             })

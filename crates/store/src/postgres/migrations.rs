@@ -8,7 +8,7 @@ use super::PgResult;
 const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/postgres/0001_initial.sql"))];
 
 /// The advisory lock migrations hold: "openmde" in ASCII.
-const MIGRATION_LOCK: i64 = 0x6f70_656e_6d64_65;
+const MIGRATION_LOCK: i64 = 0x006f_7065_6e6d_6465;
 
 /// Applies the migrations the database lacks.
 pub(super) async fn run(client: &mut Object) -> PgResult<()> {
@@ -16,9 +16,13 @@ pub(super) async fn run(client: &mut Object) -> PgResult<()> {
         .batch_execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)")
         .await
         .or_else(ignore_concurrent_create)?;
-    client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK]).await?;
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
     let outcome = apply(client).await;
-    let unlocked = client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]).await;
+    let unlocked = client
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+        .await;
     outcome?;
     unlocked?;
     Ok(())

@@ -111,19 +111,32 @@ pub fn redacted(url: &str) -> String {
     }
 }
 
-/// Creates an empty schema named `schema` in the database at `url` and returns a URL whose
-/// connections use it: one database can hold many independent stores (tests, sandboxes).
-pub async fn with_new_schema(url: &str, schema: &str) -> Result<String> {
-    if !schema.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
-        return Err(StoreError::Backend(format!("schema name {schema:?}: use a-z, 0-9 and _")));
+/// Creates the schema named `schema` in the database at `url` if it is missing, and returns a
+/// URL whose connections use it: one database can hold many independent stores (tests,
+/// sandboxes).
+pub async fn with_schema(url: &str, schema: &str) -> Result<String> {
+    if !schema
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(StoreError::Backend(format!(
+            "schema name {schema:?}: use a-z, 0-9 and _"
+        )));
     }
     let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
     let connection = tokio::spawn(connection);
-    client.batch_execute(&format!("CREATE SCHEMA {schema}")).await?;
+    client
+        .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+        .await?;
     drop(client);
     let _ = connection.await;
+    Ok(schema_url(url, schema))
+}
+
+/// `url` with its connections' search path set to `schema`.
+pub fn schema_url(url: &str, schema: &str) -> String {
     let separator = if url.contains('?') { '&' } else { '?' };
-    Ok(format!("{url}{separator}options=-c%20search_path%3D{schema}"))
+    format!("{url}{separator}options=-c%20search_path%3D{schema}")
 }
 
 impl PgStore {
@@ -187,7 +200,12 @@ impl PgStore {
     ) -> Result<Option<T>> {
         let client = self.client().await?;
         let statement = client.prepare_cached(sql).await?;
-        client.query_opt(&statement, params).await?.as_ref().map(map).transpose()
+        client
+            .query_opt(&statement, params)
+            .await?
+            .as_ref()
+            .map(map)
+            .transpose()
     }
 
     async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
@@ -259,7 +277,8 @@ fn alert_from_row(row: &Row) -> PgResult<AlertDocument> {
 }
 
 /// An alert's document and evidence, if last updated at or after `$3`.
-const SELECT_RETAINED_ALERT: &str = "SELECT doc, evidence FROM alerts WHERE tenant = $1 AND id = $2 AND last_update >= $3";
+const SELECT_RETAINED_ALERT: &str =
+    "SELECT doc, evidence FROM alerts WHERE tenant = $1 AND id = $2 AND last_update >= $3";
 
 /// Runs `work` in a transaction on a pooled connection: committed if it ends in `Ok`; rolled
 /// back if it fails or returns early (a dropped transaction rolls back).
@@ -371,7 +390,11 @@ impl Store for PgStore {
         in_transaction!(self, |tx| {
             tx.execute("DELETE FROM app_certificates WHERE client_id = $1", &[&client_id])
                 .await?;
-            PgResult::Ok(tx.execute("DELETE FROM apps WHERE client_id = $1", &[&client_id]).await? == 1)
+            PgResult::Ok(
+                tx.execute("DELETE FROM apps WHERE client_id = $1", &[&client_id])
+                    .await?
+                    == 1,
+            )
         })
     }
 
@@ -507,8 +530,13 @@ impl Store for PgStore {
     }
 
     async fn create_user_group(&self, tenant: TenantKey, group: &UserGroup) -> Result<()> {
-        in_transaction!(self, |tx| access::create_user_group(&tx, tenant, group, Timestamp::now())
-            .await)
+        in_transaction!(self, |tx| access::create_user_group(
+            &tx,
+            tenant,
+            group,
+            Timestamp::now()
+        )
+        .await)
     }
 
     async fn delete_user_group(&self, tenant: TenantKey, group_id: &str) -> Result<bool> {
@@ -612,7 +640,12 @@ impl Store for PgStore {
                  LEFT JOIN machines m ON m.tenant = a.tenant AND m.id = a.machine_id
                  WHERE a.tenant = $1 AND a.id = $2 AND a.last_update >= $3",
                 &[&tenant.0, &alert_id, &updated_since.0],
-                |row| Ok((row.try_get::<_, Option<String>>(0)?, row.try_get::<_, Option<String>>(1)?)),
+                |row| {
+                    Ok((
+                        row.try_get::<_, Option<String>>(0)?,
+                        row.try_get::<_, Option<String>>(1)?,
+                    ))
+                },
             )
             .await?;
         Ok(match row {
@@ -645,7 +678,9 @@ impl Store for PgStore {
         change: SignedAlertUpdate,
     ) -> Result<Updated<AlertDocument>> {
         in_transaction!(self, |tx| {
-            let select = tx.prepare_cached(&format!("{SELECT_RETAINED_ALERT} FOR UPDATE")).await?;
+            let select = tx
+                .prepare_cached(&format!("{SELECT_RETAINED_ALERT} FOR UPDATE"))
+                .await?;
             let update = tx.prepare_cached(&UPDATE_ALERT).await?;
             let mut updated = Vec::with_capacity(alert_ids.len());
             let mut missing = None;
@@ -659,8 +694,11 @@ impl Store for PgStore {
                 change.apply(&mut alert);
                 let doc = to_text(&alert)?;
                 let fields = EntitySet::Alerts.column_values(&alert);
-                tx.execute(&update, &with_fields(&[&tenant.0, &alert_id, &doc, &change.at.0], &fields))
-                    .await?;
+                tx.execute(
+                    &update,
+                    &with_fields(&[&tenant.0, &alert_id, &doc, &change.at.0], &fields),
+                )
+                .await?;
                 updated.push(AlertDocument { doc, evidence });
             }
             // One alert not found: nothing is written (the transaction is not committed).

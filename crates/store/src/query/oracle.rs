@@ -305,9 +305,12 @@ fn postgres_url() -> Option<&'static str> {
     static URL: OnceLock<Option<String>> = OnceLock::new();
     URL.get_or_init(|| {
         let base = std::env::var("OPENMDE_TEST_DATABASE_URL").ok()?;
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         let schema = format!("oracle_{}", uuid::Uuid::new_v4().simple());
-        Some(runtime.block_on(crate::postgres::with_new_schema(&base, &schema)).unwrap())
+        Some(runtime.block_on(crate::postgres::with_schema(&base, &schema)).unwrap())
     })
     .as_deref()
 }
