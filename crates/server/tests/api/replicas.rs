@@ -245,6 +245,19 @@ async fn redis_stopped_and_started_under_load_gives_503s_then_recovers_and_loses
         })
         .await,
     );
+    under_load(server, "Redis", async move {
+        tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+        redis.stop();
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        OwnRedis::start(port)
+    })
+    .await;
+}
+
+/// Reads (the core endpoint) and writes (machine tags) go on while `outage` takes `what` away
+/// and brings it back: every answer is 200 or 503, some are 503, calls succeed again without a
+/// restart, and no acknowledged write is lost.
+async fn under_load<T>(server: std::sync::Arc<TestServer>, what: &str, outage: impl std::future::Future<Output = T>) {
     let token = server.token().await;
     let alert = server.sample_alert().to_string();
     let machine: Value = server.get_json(&format!("/api/alerts/{alert}/machine"), &token).await;
@@ -289,10 +302,7 @@ async fn redis_stopped_and_started_under_load_gives_503s_then_recovers_and_loses
             (statuses, written)
         })
     };
-    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
-    redis.stop();
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    let _redis = OwnRedis::start(port);
+    let _restored = outage.await;
     // Calls succeed again once the connection is back.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while server
@@ -303,7 +313,7 @@ async fn redis_stopped_and_started_under_load_gives_503s_then_recovers_and_loses
     {
         assert!(
             std::time::Instant::now() < deadline,
-            "no recovery after Redis came back"
+            "no recovery after {what} came back"
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
@@ -313,7 +323,7 @@ async fn redis_stopped_and_started_under_load_gives_503s_then_recovers_and_loses
     let (wrote, written) = writer.await.unwrap();
     for statuses in [&read, &wrote] {
         assert!(statuses.iter().all(|s| *s == 200 || *s == 503), "{statuses:?}");
-        assert!(statuses.contains(&503), "Redis was down for a while: {statuses:?}");
+        assert!(statuses.contains(&503), "{what} was down for a while: {statuses:?}");
         assert_eq!(statuses.last(), Some(&200));
     }
     let stored: Value = server.get_json(&format!("/api/machines/{machine_id}"), &token).await;
@@ -326,4 +336,216 @@ async fn redis_stopped_and_started_under_load_gives_503s_then_recovers_and_loses
     for tag in &written {
         assert!(tags.contains(&tag.as_str()), "the acknowledged write of {tag} was lost");
     }
+}
+
+/// A TCP relay to the test PostgreSQL server that can be cut: from the server's side, the
+/// database goes away (connections closed, new ones refused) and comes back, while other tests
+/// keep using the real server.
+struct Relay {
+    address: std::net::SocketAddr,
+    upstream: String,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Relay {
+    async fn start(upstream: &str) -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let mut relay = Relay {
+            address,
+            upstream: upstream.to_string(),
+            task: None,
+        };
+        relay.serve(listener);
+        relay
+    }
+
+    fn serve(&mut self, listener: tokio::net::TcpListener) {
+        let upstream = self.upstream.clone();
+        self.task = Some(tokio::spawn(async move {
+            let mut connections = tokio::task::JoinSet::new();
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let upstream = upstream.clone();
+                connections.spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        }));
+    }
+
+    /// Closes every relayed connection and refuses new ones.
+    fn cut(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+
+    async fn restore(&mut self) {
+        let listener = tokio::net::TcpListener::bind(self.address).await.unwrap();
+        self.serve(listener);
+    }
+}
+
+/// host:port of a postgres:// URL.
+fn host_and_port(url: &str) -> String {
+    let authority = url.split("://").nth(1).unwrap().split('/').next().unwrap();
+    authority.rsplit('@').next().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn postgres_lost_and_back_under_load_gives_503s_then_recovers_and_loses_no_write() {
+    let Some(base) = crate::helpers::test_database() else {
+        eprintln!("OPENMDE_TEST_DATABASE_URL is not set: skipping a PostgreSQL test");
+        return;
+    };
+    let mut relay = Relay::start(&host_and_port(&base)).await;
+    let schema = format!("outage_{}", uuid::Uuid::new_v4().simple());
+    openmde_store::postgres::with_schema(&base, &schema).await.unwrap();
+    let relayed = base.replacen(&host_and_port(&base), &relay.address.to_string(), 1);
+    let url = openmde_store::postgres::schema_url(&relayed, &schema);
+    let server = std::sync::Arc::new(
+        TestServer::start_with(|o| {
+            o.data_dir = o.data_dir.clone().with_database(Some(url), 4);
+            let mut limits = RateLimits::default();
+            for api in [
+                "alerts.machine=100000/min,1000000/h",
+                "machines.tags=100000/min,1000000/h",
+            ] {
+                limits.set(api).unwrap();
+            }
+            o.rate_limits = limits;
+        })
+        .await,
+    );
+    under_load(server, "PostgreSQL", async move {
+        tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+        relay.cut();
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        relay.restore().await;
+        relay
+    })
+    .await;
+}
+
+/// `openmde serve` as a process of its own, on plain HTTP.
+struct ServeProcess {
+    child: std::process::Child,
+    origin: String,
+}
+
+impl ServeProcess {
+    async fn start(dir: &std::path::Path, database_url: &str, redis_url: &str) -> ServeProcess {
+        let free = || {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .to_string()
+        };
+        let http = free();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_openmde"))
+            .arg("--data-dir")
+            .arg(dir)
+            .args([
+                "--database-url",
+                database_url,
+                "serve",
+                "--no-admin",
+                "--listen",
+                &free(),
+            ])
+            .args(["--http-listen", &http, "--redis-url", redis_url])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let origin = format!("http://{http}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while reqwest::get(format!("{origin}/readyz")).await.is_err() {
+            assert!(std::time::Instant::now() < deadline, "openmde serve did not start");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        ServeProcess { child, origin }
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn two_server_processes_on_one_postgres_and_one_redis_share_data_and_limits() {
+    let (Some(base), Some(redis)) = (crate::helpers::test_database(), redis_url()) else {
+        eprintln!("OPENMDE_TEST_DATABASE_URL or OPENMDE_TEST_REDIS_URL is not set: skipping");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let schema = format!("replicas_{}", uuid::Uuid::new_v4().simple());
+    let url = openmde_store::postgres::with_schema(&base, &schema).await.unwrap();
+    let first = ServeProcess::start(dir.path(), &url, &redis).await;
+    let second = ServeProcess::start(dir.path(), &url, &redis).await;
+    let credentials = openmde::bootstrap::Credentials::read(&dir.path().join("credentials.json")).unwrap();
+    let client = reqwest::Client::new();
+    let token: Value = client
+        .post(format!("{}/{}/oauth2/v2.0/token", first.origin, credentials.tenant_id))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", credentials.client_id.as_str()),
+            ("client_secret", credentials.client_secret.as_str()),
+            ("scope", "https://api.securitycenter.microsoft.com/.default"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["access_token"].as_str().unwrap().to_string();
+    let alert = credentials.sample_alert_id.unwrap();
+
+    // Written through the first, read through the second.
+    let patched = client
+        .patch(format!("{}/api/alerts/{alert}", first.origin))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"status": "InProgress", "assignedTo": "soc@contoso.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), 200);
+    let read: Value = client
+        .get(format!("{}/api/alerts/{alert}", second.origin))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (read["status"].as_str(), read["assignedTo"].as_str()),
+        (Some("InProgress"), Some("soc@contoso.com"))
+    );
+
+    not_near_a_minute_boundary(15).await;
+    let (mut allowed, mut limited) = (0, 0);
+    for call in 0..150 {
+        let origin = if call % 3 == 0 { &first.origin } else { &second.origin };
+        let response = client
+            .get(format!("{origin}/api/alerts/{alert}/machine"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        match response.status().as_u16() {
+            200 => allowed += 1,
+            429 => limited += 1,
+            other => panic!("call {call}: {other}"),
+        }
+    }
+    assert_eq!((allowed, limited), (100, 50));
 }
