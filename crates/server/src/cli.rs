@@ -54,6 +54,17 @@ pub enum Command {
     Keys(KeysCommand),
     /// Load machines and alerts from MDE JSON files (list responses, arrays or single entities).
     Import(ImportArgs),
+    /// Bring the store's schema up to date (every command does this on its own as well).
+    Migrate,
+    /// Copy a whole store into an empty one (e.g. SQLite to PostgreSQL), then compare counts.
+    Copy {
+        /// The store to read: postgres://... or sqlite://path.
+        #[arg(long)]
+        from: String,
+        /// The empty store to write: postgres://... or sqlite://path.
+        #[arg(long)]
+        to: String,
+    },
     /// Write a demo fleet of any size as MDE JSON files, ready for `openmde import`.
     Generate(GenerateArgs),
     /// Print how to run openmde in place of Microsoft's hosts (hosts file, CA, port 443).

@@ -47,6 +47,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         | Command::DeviceGroups(_) => manage(data_dir, cli.command).await,
         Command::Import(args) => import(data_dir, args).await,
         Command::Generate(args) => generate(args),
+        Command::Migrate => {
+            data_dir.open_store().await?;
+            println!("the store's schema is up to date");
+            Ok(())
+        }
+        Command::Copy { from, to } => copy(&from, &to, data_dir.database_pool_size).await,
         Command::Trust { install } => {
             let ca = data_dir.ca_certificate();
             print!("{}", crate::trust::instructions(&ca, &data_dir.root));
@@ -155,6 +161,24 @@ fn print_banner(data_dir: &DataDir, server: &RunningServer, admin_key_given: boo
     }
     print!("{out}");
     let _ = std::io::stdout().flush();
+}
+
+async fn copy(from: &str, to: &str, pool_size: usize) -> anyhow::Result<()> {
+    let open = |url: &str| {
+        let url = url.to_string();
+        async move {
+            anyhow::ensure!(
+                url.contains("://"),
+                "{url}: give a URL, postgres://... or sqlite://path"
+            );
+            crate::bootstrap::open_store(Some(&url), Path::new(""), pool_size).await
+        }
+    };
+    let (source, target) = (open(from).await?, open(to).await?);
+    for (tenant, machines, alerts) in crate::copy::copy(source.as_ref(), target.as_ref()).await? {
+        println!("{tenant}: {machines} machines and {alerts} alerts copied, counts match");
+    }
+    Ok(())
 }
 
 async fn add_certificate(data_dir: DataDir, client_id: &str, cert: &std::path::Path) -> anyhow::Result<()> {

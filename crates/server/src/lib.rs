@@ -12,6 +12,7 @@ pub mod access;
 pub mod bootstrap;
 pub mod cli;
 pub mod commands;
+pub mod copy;
 pub mod demo;
 pub mod http;
 pub mod import;

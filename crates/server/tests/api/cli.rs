@@ -566,3 +566,85 @@ async fn management_commands_set_up_access_that_a_running_server_applies() {
     let users = openmde_json(dir, &["users", "list", contoso[0], contoso[1], "--json"]);
     assert!(users.as_array().unwrap().iter().all(|u| u["upn"] != upn));
 }
+
+#[tokio::test]
+async fn copy_moves_a_whole_store_to_the_other_backend_and_back() {
+    let Some(base) = crate::helpers::test_database() else {
+        eprintln!("OPENMDE_TEST_DATABASE_URL is not set: skipping a PostgreSQL test");
+        return;
+    };
+    let server = TestServer::start().await;
+    let store = server.store();
+    let tenant = store.tenant(server.tenant()).await.unwrap().unwrap();
+    let group = openmde_access::DeviceGroup {
+        rules: openmde_access::DeviceGroupRules {
+            tags: vec![openmde_access::PropertyCondition {
+                condition: openmde_access::Operator::Equals,
+                value: "VIP".into(),
+            }],
+            ..Default::default()
+        },
+        ..openmde_access::DeviceGroup::new(0, 1, "Workstations")
+    };
+    store.create_device_group(tenant.key, &group).await.unwrap();
+    let source = database_url(server.dir.path())
+        .unwrap_or_else(|| format!("sqlite://{}", server.dir.path().join("openmde.db").display()));
+    let scratch = tempfile::tempdir().unwrap();
+    let schema = format!("copy_{}", uuid::Uuid::new_v4().simple());
+    let postgres = openmde_store::postgres::with_schema(&base, &schema).await.unwrap();
+    // Through the other backend and back to a new store of the first kind.
+    let (middle, last) = if source.starts_with("sqlite://") {
+        (
+            postgres,
+            format!("sqlite://{}", scratch.path().join("copy.db").display()),
+        )
+    } else {
+        (
+            format!("sqlite://{}", scratch.path().join("copy.db").display()),
+            postgres,
+        )
+    };
+    for (from, to) in [(&source, &middle), (&middle, &last)] {
+        let output = openmde(scratch.path(), &["copy", "--from", from, "--to", to]);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(String::from_utf8_lossy(&output.stdout).contains("50 machines and 200 alerts copied"));
+    }
+    let again = openmde(scratch.path(), &["copy", "--from", &source, "--to", &last]);
+    assert!(!again.status.success(), "a copy into a store with tenants");
+
+    let copy = openmde::bootstrap::open_store(Some(&last), std::path::Path::new(""), 1)
+        .await
+        .unwrap();
+    let copied = copy.tenant(server.tenant()).await.unwrap().unwrap();
+    let since = openmde_model::Timestamp(0);
+    assert_eq!(
+        copy.alert_machine(copied.key, server.sample_alert(), since)
+            .await
+            .unwrap(),
+        store
+            .alert_machine(tenant.key, server.sample_alert(), since)
+            .await
+            .unwrap()
+    );
+    let names = |groups: Vec<openmde_store::DeviceGroupRecord>| -> Vec<(String, u64)> {
+        groups.into_iter().map(|g| (g.group.name, g.device_count)).collect()
+    };
+    assert_eq!(
+        names(copy.device_groups(copied.key).await.unwrap()),
+        names(store.device_groups(tenant.key).await.unwrap())
+    );
+    let upns = |users: Vec<openmde_store::UserRecord>| -> Vec<String> { users.into_iter().map(|u| u.upn).collect() };
+    assert_eq!(
+        upns(copy.users(copied.key).await.unwrap()),
+        upns(store.users(tenant.key).await.unwrap())
+    );
+    assert_eq!(copy.signing_keys().await.unwrap(), store.signing_keys().await.unwrap());
+    assert!(copy.app(&server.credentials.client_id).await.unwrap().is_some());
+    let members = |groups: Vec<openmde_access::UserGroup>| -> Vec<(String, usize)> {
+        groups.into_iter().map(|g| (g.display_name, g.members.len())).collect()
+    };
+    assert_eq!(
+        members(copy.user_groups(copied.key).await.unwrap()),
+        members(store.user_groups(tenant.key).await.unwrap())
+    );
+}

@@ -25,10 +25,23 @@ pub struct TestServer {
     server: Option<RunningServer>,
 }
 
-/// The PostgreSQL server the suite runs against when `OPENMDE_TEST_DATABASE_URL` is set
-/// (`scripts/test` runs the suite once on SQLite, once on PostgreSQL).
+/// The PostgreSQL server of tests that need one (`OPENMDE_TEST_DATABASE_URL`).
 pub fn test_database() -> Option<String> {
-    std::env::var("OPENMDE_TEST_DATABASE_URL").ok()
+    std::env::var("OPENMDE_TEST_DATABASE_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+}
+
+/// The PostgreSQL server test servers keep their stores in, when `OPENMDE_TEST_BACKEND` is
+/// `postgres`; otherwise each uses the SQLite file of its data directory. `scripts/test` runs
+/// the suite once each way.
+fn backend_database() -> Option<String> {
+    let postgres = std::env::var("OPENMDE_TEST_BACKEND").is_ok_and(|b| b == "postgres");
+    if postgres {
+        Some(test_database().expect("OPENMDE_TEST_BACKEND=postgres needs OPENMDE_TEST_DATABASE_URL"))
+    } else {
+        None
+    }
 }
 
 /// The schema a data directory's store lives in on the test PostgreSQL server.
@@ -42,7 +55,7 @@ fn schema_of(dir: &std::path::Path) -> String {
 /// The store URL of a data directory: its own schema on the test PostgreSQL server, or `None`
 /// (the SQLite file in the directory).
 pub fn database_url(dir: &std::path::Path) -> Option<String> {
-    test_database().map(|url| openmde_store::postgres::schema_url(&url, &schema_of(dir)))
+    backend_database().map(|url| openmde_store::postgres::schema_url(&url, &schema_of(dir)))
 }
 
 /// `--database-url` for a command run on a data directory's store, if it is not the default.
@@ -54,7 +67,7 @@ pub fn database_args(dir: &std::path::Path) -> Vec<String> {
 
 /// [`options`] for a data directory whose store may not exist yet (its schema is created).
 pub async fn new_store_options(dir: &std::path::Path) -> ServeOptions {
-    if let Some(url) = test_database() {
+    if let Some(url) = backend_database() {
         openmde_store::postgres::with_schema(&url, &schema_of(dir))
             .await
             .unwrap();
