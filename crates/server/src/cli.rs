@@ -343,6 +343,12 @@ pub enum AppsCommand {
     /// Register an application with application permissions; prints its credentials.
     Create(CreateAppArgs),
     List(CommonOptions),
+    /// Give an application a new secret (printed); the old one stops working at once.
+    ResetSecret {
+        client_id: String,
+        #[command(flatten)]
+        scope: CommonOptions,
+    },
     /// Remove an application and its certificates.
     Delete {
         client_id: String,

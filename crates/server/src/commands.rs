@@ -205,6 +205,17 @@ enum Printed {
     Done(String),
 }
 
+/// An application's credentials, as `apps create` and `apps reset-secret` print them.
+fn app_credentials(app: &manage::CreatedApp) -> anyhow::Result<Printed> {
+    let lines = vec![
+        ("tenant id", app.tenant_id.clone()),
+        ("client id", app.client_id.clone()),
+        ("client secret", app.client_secret.clone()),
+        ("roles", app.roles.join(" ")),
+    ];
+    Ok(Printed::Secrets(serde_json::to_value(app)?, lines))
+}
+
 async fn manage(data_dir: DataDir, command: Command) -> anyhow::Result<()> {
     let store = data_dir.open_store().await?;
     let manager = Manager::new(store.as_ref(), None);
@@ -256,13 +267,11 @@ async fn manage_with(manager: &Manager<'_>, command: Command) -> anyhow::Result<
                 roles: args.roles,
             };
             let app = manager.create_app(&tenant(&args.scope).await?, request).await?;
-            let lines = vec![
-                ("tenant id", app.tenant_id.clone()),
-                ("client id", app.client_id.clone()),
-                ("client secret", app.client_secret.clone()),
-                ("roles", app.roles.join(" ")),
-            ];
-            (args.scope, Printed::Secrets(serde_json::to_value(&app)?, lines))
+            (args.scope, app_credentials(&app)?)
+        }
+        Command::Apps(AppsCommand::ResetSecret { client_id, scope }) => {
+            let app = manager.reset_secret(&tenant(&scope).await?, &client_id).await?;
+            (scope, app_credentials(&app)?)
         }
         Command::Apps(AppsCommand::Delete { client_id, scope }) => {
             manager.delete_app(&tenant(&scope).await?, &client_id).await?;

@@ -254,6 +254,30 @@ impl<'a> Manager<'a> {
         })
     }
 
+    /// A new secret for an application; the old one is refused at once, by every replica (each
+    /// token request reads the registration), while tokens issued before stay valid until they
+    /// expire, as in Entra.
+    pub async fn reset_secret(&self, tenant: &Tenant, client_id: &str) -> Result<CreatedApp> {
+        let app = self.store.app(client_id).await?.filter(|a| a.tenant == tenant.key);
+        let Some(app) = app else {
+            return Err(not_found("application", client_id));
+        };
+        let client_secret = secret::generate();
+        if !self
+            .store
+            .set_app_secret(&app.client_id, secret::sha256(&client_secret))
+            .await?
+        {
+            return Err(not_found("application", client_id));
+        }
+        Ok(CreatedApp {
+            tenant_id: tenant.id.clone(),
+            client_id: app.client_id,
+            client_secret,
+            roles: app.roles,
+        })
+    }
+
     pub async fn delete_app(&self, tenant: &Tenant, client_id: &str) -> Result<()> {
         let app = self.store.app(client_id).await?.filter(|a| a.tenant == tenant.key);
         if app.is_none() || !self.store.delete_app(client_id).await? {

@@ -49,6 +49,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// A tenant's applications, oldest first.
     async fn apps(&self, tenant: TenantKey) -> Result<Vec<AppRegistration>>;
+    /// Replaces an application's secret; the old one is refused from then on. False if there
+    /// is no such application.
+    async fn set_app_secret(&self, client_id: &str, secret_sha256: [u8; 32]) -> Result<bool>;
     /// Removes an application and its certificates; its tokens are refused from then on.
     async fn delete_app(&self, client_id: &str) -> Result<bool>;
 

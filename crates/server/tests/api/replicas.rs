@@ -549,3 +549,53 @@ async fn two_server_processes_on_one_postgres_and_one_redis_share_data_and_limit
     }
     assert_eq!((allowed, limited), (100, 50));
 }
+
+#[tokio::test]
+async fn a_secret_reset_through_one_replica_is_refused_by_every_replica_at_once() {
+    let first = TestServer::start_with(|o| o.demo = false).await;
+    let second = openmde::serve::start(crate::helpers::options(first.dir.path()))
+        .await
+        .unwrap();
+    let second_token_url = format!(
+        "http://{}/{}/oauth2/v2.0/token",
+        second.http_addr.unwrap(),
+        first.tenant()
+    );
+    let request = |secret: String| {
+        let (client, url, client_id) = (
+            first.client.clone(),
+            second_token_url.clone(),
+            first.credentials.client_id.clone(),
+        );
+        async move {
+            client
+                .post(url)
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", client_id.as_str()),
+                    ("client_secret", secret.as_str()),
+                    ("scope", "https://api.securitycenter.microsoft.com/.default"),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let old_secret = first.credentials.client_secret.clone();
+    assert_eq!(request(old_secret.clone()).await.status(), 200);
+
+    let path = format!(
+        "/admin/tenants/{}/apps/{}/secret",
+        first.tenant(),
+        first.credentials.client_id
+    );
+    let (status, reset) = first.admin(reqwest::Method::POST, &path, None).await;
+    assert_eq!(status, 201, "{reset}");
+    let new_secret = reset["clientSecret"].as_str().unwrap().to_string();
+    assert_ne!(new_secret, old_secret);
+    crate::tokens::entra_error(request(old_secret).await, 401, "invalid_client", 7000215).await;
+    assert_eq!(request(new_secret).await.status(), 200);
+    let unknown = format!("/admin/tenants/{}/apps/{}/secret", first.tenant(), uuid::Uuid::new_v4());
+    assert_eq!(first.admin(reqwest::Method::POST, &unknown, None).await.0, 404);
+    second.stop().await;
+}

@@ -150,7 +150,7 @@ async fn basic_authentication_and_domain_tenants_work() {
     assert_eq!(claims(body["access_token"].as_str().unwrap()).tid, server.tenant());
 }
 
-async fn entra_error(response: reqwest::Response, status: u16, error: &str, code: u64) -> Value {
+pub async fn entra_error(response: reqwest::Response, status: u16, error: &str, code: u64) -> Value {
     assert_eq!(response.status(), status);
     assert!(
         response.headers().get("retry-after").is_none(),

@@ -357,6 +357,16 @@ impl Store for PgStore {
         .map(drop)
     }
 
+    async fn set_app_secret(&self, client_id: &str, secret_sha256: [u8; 32]) -> Result<bool> {
+        let changed = self
+            .execute(
+                "UPDATE apps SET secret_sha256 = $2 WHERE client_id = lower($1)",
+                &[&client_id, &&secret_sha256[..]],
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+
     async fn add_app_certificate(&self, client_id: &str, certificate_der: &[u8]) -> Result<()> {
         self.execute(
             "INSERT INTO app_certificates (client_id, certificate_der, created) VALUES (lower($1), $2, $3)

@@ -336,6 +336,18 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn set_app_secret(&self, client_id: &str, secret_sha256: [u8; 32]) -> Result<bool> {
+        let client_id = client_id.to_ascii_lowercase();
+        self.write(move |conn| {
+            conn.execute(
+                "UPDATE apps SET secret_sha256 = ?2 WHERE client_id = ?1",
+                params![client_id, &secret_sha256[..]],
+            )
+            .map(|changed| changed == 1)
+        })
+        .await
+    }
+
     async fn create_app(&self, app: &AppRegistration) -> Result<()> {
         let app = app.clone();
         let roles = serde_json::to_string(&app.roles).map_err(|e| StoreError::Backend(e.to_string()))?;

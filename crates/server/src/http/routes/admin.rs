@@ -103,6 +103,14 @@ async fn delete_app(State(state): Admin, _: Administrator, Path((t, client_id)):
     deleted()
 }
 
+async fn reset_secret(State(state): Admin, _: Administrator, Path((t, client_id)): Path<(String, String)>) -> Answer {
+    let app = state
+        .manager()
+        .reset_secret(&tenant(&state, &t).await?, &client_id)
+        .await?;
+    created(app)
+}
+
 async fn list_users(State(state): Admin, _: Administrator, Path(t): Path<String>) -> Answer {
     ok(state.manager().users(&tenant(&state, &t).await?).await?)
 }
@@ -236,6 +244,7 @@ pub fn router(state: Arc<AdminState>) -> Router {
         .route("/admin/tenants", get(list_tenants).post(create_tenant))
         .route(&tenant("/apps"), get(list_apps).post(create_app))
         .route(&tenant("/apps/{client_id}"), axum::routing::delete(delete_app))
+        .route(&tenant("/apps/{client_id}/secret"), axum::routing::post(reset_secret))
         .route(&tenant("/users"), get(list_users).post(create_user))
         .route(&tenant("/users/{user}"), axum::routing::delete(delete_user))
         .route(&tenant("/groups"), get(list_groups).post(create_group))
