@@ -83,6 +83,19 @@ pub enum AlertMachine {
     Found(String),
 }
 
+impl AlertMachine {
+    /// What a lookup of an alert (if found: its machine id, and that machine's document if
+    /// stored) means.
+    pub(crate) fn from_lookup(found: Option<(Option<String>, Option<String>)>) -> Self {
+        match found {
+            None => AlertMachine::AlertNotFound,
+            Some((None, _)) => AlertMachine::AlertHasNoMachine,
+            Some((Some(machine_id), None)) => AlertMachine::MachineNotFound { machine_id },
+            Some((Some(_), Some(doc))) => AlertMachine::Found(doc),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ImportCounts {
     pub machines: u64,

@@ -233,14 +233,7 @@ async fn redis_stopped_and_started_under_load_gives_503s_then_recovers_and_loses
     let mut redis = OwnRedis::start(port);
     let server = std::sync::Arc::new(
         TestServer::start_with(|o| {
-            let mut limits = RateLimits::default();
-            for api in [
-                "alerts.machine=100000/min,1000000/h",
-                "machines.tags=100000/min,1000000/h",
-            ] {
-                limits.set(api).unwrap();
-            }
-            o.rate_limits = limits;
+            o.rate_limits = load_limits();
             o.redis_url = Some(format!("redis://127.0.0.1:{port}"));
         })
         .await,
@@ -252,6 +245,18 @@ async fn redis_stopped_and_started_under_load_gives_503s_then_recovers_and_loses
         OwnRedis::start(port)
     })
     .await;
+}
+
+/// MDE's limits, but high enough for [`under_load`]'s calls: every rate-limit check still runs.
+fn load_limits() -> RateLimits {
+    let mut limits = RateLimits::default();
+    for api in [
+        "alerts.machine=100000/min,1000000/h",
+        "machines.tags=100000/min,1000000/h",
+    ] {
+        limits.set(api).unwrap();
+    }
+    limits
 }
 
 /// Reads (the core endpoint) and writes (machine tags) go on while `outage` takes `what` away
@@ -408,14 +413,7 @@ async fn postgres_lost_and_back_under_load_gives_503s_then_recovers_and_loses_no
     let server = std::sync::Arc::new(
         TestServer::start_with(|o| {
             o.data_dir = o.data_dir.clone().with_database(Some(url), 4);
-            let mut limits = RateLimits::default();
-            for api in [
-                "alerts.machine=100000/min,1000000/h",
-                "machines.tags=100000/min,1000000/h",
-            ] {
-                limits.set(api).unwrap();
-            }
-            o.rate_limits = limits;
+            o.rate_limits = load_limits();
         })
         .await,
     );

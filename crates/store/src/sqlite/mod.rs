@@ -671,12 +671,7 @@ impl Store for SqliteStore {
             })
             .optional()
         })?;
-        Ok(match row {
-            None => AlertMachine::AlertNotFound,
-            Some((None, _)) => AlertMachine::AlertHasNoMachine,
-            Some((Some(machine_id), None)) => AlertMachine::MachineNotFound { machine_id },
-            Some((Some(_), Some(doc))) => AlertMachine::Found(doc),
-        })
+        Ok(AlertMachine::from_lookup(row))
     }
 
     async fn alert(
