@@ -275,7 +275,13 @@ async fn under_load<T>(server: std::sync::Arc<TestServer>, what: &str, outage: i
             let mut statuses = Vec::new();
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 let path = format!("/api/alerts/{alert}/machine");
-                statuses.push(server.get(&path, Some(&token)).await.status().as_u16());
+                let response = server.get(&path, Some(&token)).await;
+                let status = response.status().as_u16();
+                if status == 503 {
+                    assert!(response.headers().contains_key("retry-after"), "503 without Retry-After");
+                    assert_mde_error(response, 503, "ServiceUnavailable").await;
+                }
+                statuses.push(status);
             }
             statuses
         })

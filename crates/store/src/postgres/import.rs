@@ -13,6 +13,9 @@ use super::{PgResult, access, to_document, to_text, with_fields};
 use crate::query::EntitySet;
 use crate::{Columns, Import, ImportCounts, Result, StoredRecord, TenantKey};
 
+/// Imports of at least this many rows update the planner's statistics when they commit.
+const ANALYZE_AFTER: u64 = 10_000;
+
 pub struct PgImport {
     /// Taken by `commit`; dropped with the import otherwise, which closes it (see `Drop`).
     client: Option<Object>,
@@ -119,6 +122,11 @@ impl Import for PgImport {
         // Alerts take their machine's group, whichever of the two came first.
         access::restamp_alerts(client, self.tenant, None).await?;
         client.batch_execute("COMMIT").await?;
+        if self.counts.machines + self.counts.alerts >= ANALYZE_AFTER {
+            // Fresh statistics at once, rather than when autovacuum gets to it: the planner
+            // picks list indexes by them.
+            client.batch_execute("ANALYZE machines; ANALYZE alerts").await?;
+        }
         // Back to the pool, in no transaction.
         self.client.take();
         Ok(self.counts)
