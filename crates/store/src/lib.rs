@@ -1,8 +1,10 @@
-//! Storage for openmde: the [`Store`] trait the server is written against, and its backends.
+//! Storage for openmde: the [`Store`] trait the server is written against, and its backends:
+//! [`sqlite`] (the embedded default) and [`postgres`] (several replicas).
 //!
-//! Backends keep their SQL dialect to themselves; callers see domain values only. Entities are
-//! stored as canonical JSON documents ([`openmde_model::Record`]) with a few key columns beside
-//! them, so a record imported from a real tenant keeps every field.
+//! Callers see domain values only. SQL both backends need is written once in `sql/`, spelled
+//! by each backend's dialect; the rest stays inside its backend. Entities are stored as
+//! canonical JSON documents ([`openmde_model::Record`]) with a few key columns beside them, so a
+//! record imported from a real tenant keeps every field.
 
 mod document;
 mod error;

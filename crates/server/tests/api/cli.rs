@@ -138,6 +138,19 @@ async fn apps_create_works_while_the_server_runs() {
     assert_eq!(claims.app_displayname.as_deref(), Some("SOAR"));
     assert_eq!(server.machine_status(server.sample_alert(), &token).await, 200);
 
+    // A new secret works at once; the old one is refused (the token endpoint's own tests say how).
+    let client_id = created["clientId"].as_str().unwrap();
+    let reset = openmde(server.dir.path(), &["apps", "reset-secret", client_id, "--json"]);
+    assert!(reset.status.success(), "{}", String::from_utf8_lossy(&reset.stderr));
+    let reset: Value = serde_json::from_slice(&reset.stdout).unwrap();
+    assert_eq!(reset["clientId"], client_id);
+    assert_ne!(reset["clientSecret"], created["clientSecret"]);
+    server
+        .token_for(client_id, reset["clientSecret"].as_str().unwrap())
+        .await;
+    let unknown = openmde(server.dir.path(), &["apps", "reset-secret", "no-such-app"]);
+    assert!(!unknown.status.success());
+
     let refused = openmde(
         server.dir.path(),
         &["apps", "create", "--name", "x", "--role", "Machine.Fly"],

@@ -238,7 +238,7 @@ pub(super) fn save_device_group(
 ) -> rusqlite::Result<DeviceGroup> {
     let mut ranked = grouping::reranked(ranked_groups(conn, tenant)?, &group);
     rank(conn, tenant, &mut ranked, Some(group.id))?;
-    reassign_machines(conn, tenant, None)?;
+    reassign_machines(conn, tenant)?;
     Ok(ranked.into_iter().find(|g| g.id == group.id).unwrap_or(group))
 }
 
@@ -284,31 +284,18 @@ pub(super) fn delete_device_group(conn: &Connection, tenant: TenantKey, id: i64)
         )? == 1;
     if deleted {
         rank(conn, tenant, &mut ranked_groups(conn, tenant)?, None)?;
-        reassign_machines(conn, tenant, None)?;
+        reassign_machines(conn, tenant)?;
     }
     Ok(deleted)
 }
 
-/// Regroups the tenant's machines (`only` these, if given) and then their alerts.
-pub(super) fn reassign_machines(conn: &Connection, tenant: TenantKey, only: Option<&[String]>) -> rusqlite::Result<()> {
+/// Regroups every machine of the tenant, then their alerts.
+pub(super) fn reassign_machines(conn: &Connection, tenant: TenantKey) -> rusqlite::Result<()> {
     let ranked = ranked_groups(conn, tenant)?;
-    let rows: Vec<(String, String)> = match only {
-        None => conn
-            .prepare_cached("SELECT id, doc FROM machines WHERE tenant = ?1")?
-            .query_map([tenant.0], |row| Ok((row.get(0)?, row.get(1)?)))?
-            .collect::<rusqlite::Result<_>>()?,
-        Some(ids) => {
-            let mut select = conn.prepare_cached("SELECT id, doc FROM machines WHERE tenant = ?1 AND id = ?2")?;
-            ids.iter()
-                .filter_map(|id| {
-                    select
-                        .query_row(params![tenant.0, id], |row| Ok((row.get(0)?, row.get(1)?)))
-                        .optional()
-                        .transpose()
-                })
-                .collect::<rusqlite::Result<_>>()?
-        }
-    };
+    let rows: Vec<(String, String)> = conn
+        .prepare_cached("SELECT id, doc FROM machines WHERE tenant = ?1")?
+        .query_map([tenant.0], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
     let mut update = conn.prepare_cached(&dialect::UPDATE_MACHINE)?;
     for (id, doc) in rows {
         let mut machine: Map<String, Value> = from_json(&doc)?;
@@ -322,10 +309,7 @@ pub(super) fn reassign_machines(conn: &Connection, tenant: TenantKey, only: Opti
             key.into_iter().chain(fields.iter().map(|v| v as &dyn ToSql)),
         ))?;
     }
-    match only {
-        None => restamp_alerts(conn, tenant, None),
-        Some(ids) => ids.iter().try_for_each(|id| restamp_alerts(conn, tenant, Some(id))),
-    }
+    restamp_alerts(conn, tenant, None)
 }
 
 /// Gives alerts (of one machine, or all) the `rbacGroupName` of their machine where it differs;

@@ -127,7 +127,7 @@ fn set_up_access(tx: &Transaction<'_>) -> rusqlite::Result<()> {
             "INSERT INTO user_group_members (tenant, group_id, user_id) SELECT tenant, ?2, object_id FROM users WHERE tenant = ?1",
             rusqlite::params![tenant.0, administrators],
         )?;
-        super::access::reassign_machines(tx, tenant, None)?;
+        super::access::reassign_machines(tx, tenant)?;
     }
     Ok(())
 }
