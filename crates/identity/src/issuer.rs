@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use openmde_store::{AppRegistration, DeviceCode, Store, Tenant, UserRecord};
+use openmde_store::{AppRegistration, DeviceCode, Lookup, Store, Tenant, UserRecord};
 
 use crate::assertion;
 use crate::entra_error::EntraError;
@@ -144,7 +144,7 @@ impl Issuer {
         if is_multi_tenant_alias(segment) {
             return Err(EntraError::no_tenant_information());
         }
-        match self.store.tenant(segment).await {
+        match self.store.tenant(segment).await.or_absent() {
             Ok(Some(tenant)) => Ok(tenant),
             Ok(None) => Err(EntraError::unknown_tenant(segment)),
             Err(error) => Err(unavailable(error)),
@@ -246,6 +246,7 @@ impl Issuer {
             .store
             .device_code(presented)
             .await
+            .or_absent()
             .map_err(unavailable)?
             .filter(|c| c.tenant == tenant.key && c.client_id == app.client_id)
             .ok_or_else(EntraError::invalid_device_code)?;
@@ -273,7 +274,12 @@ impl Issuer {
     /// The user named `username` if `password` is theirs, in the time of one argon2 check
     /// either way.
     async fn user_with_password(&self, username: &str, password: String) -> Result<UserRecord, EntraError> {
-        let user = self.store.user_by_upn(username).await.map_err(unavailable)?;
+        let user = self
+            .store
+            .user_by_upn(username)
+            .await
+            .or_absent()
+            .map_err(unavailable)?;
         tokio::task::spawn_blocking(move || match user {
             Some(user) if password::matches(&password, &user.password_hash) => Some(user),
             Some(_) => None,

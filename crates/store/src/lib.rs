@@ -32,6 +32,22 @@ pub const ADMINISTRATORS_GROUP: &str = "MDE administrators";
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// For lookups by a key that came from a request.
+pub trait Lookup<T> {
+    /// A key the store cannot hold ([`StoreError::Unstorable`]) names nothing: `Ok(None)`, as
+    /// on a store that can hold it.
+    fn or_absent(self) -> Result<Option<T>>;
+}
+
+impl<T> Lookup<T> for Result<Option<T>> {
+    fn or_absent(self) -> Result<Option<T>> {
+        match self {
+            Err(StoreError::Unstorable(_)) => Ok(None),
+            other => other,
+        }
+    }
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// All tenants, oldest first.

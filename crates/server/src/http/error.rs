@@ -139,10 +139,20 @@ impl From<crate::manage::ManageError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
-        tracing::error!(%error, "store failure");
         match error {
-            StoreError::Unavailable(_) => ApiError::unavailable(5),
-            _ => ApiError::internal(),
+            StoreError::Unstorable(_) => Self::new(
+                StatusCode::BAD_REQUEST,
+                "InvalidInput",
+                "A value holds a character that cannot be stored or compared (U+0000)",
+            ),
+            StoreError::Unavailable(_) => {
+                tracing::error!(%error, "store failure");
+                ApiError::unavailable(5)
+            }
+            _ => {
+                tracing::error!(%error, "store failure");
+                ApiError::internal()
+            }
         }
     }
 }

@@ -701,3 +701,72 @@ async fn one_tag_change_on_many_machines_is_all_or_nothing() {
     )
     .await;
 }
+
+/// PostgreSQL text cannot hold U+0000 (docs/fidelity.md): there a request value holding it is
+/// 400 InvalidInput and nothing is written; SQLite treats it as any other character. Never a 500.
+#[tokio::test]
+async fn a_value_holding_u0000_is_refused_on_postgres_and_plain_text_on_sqlite() {
+    let server = TestServer::start().await;
+    let token = server.token().await;
+    let on_postgres = crate::helpers::database_url(server.dir.path()).is_some();
+    let (status, code) = if on_postgres {
+        (400, "InvalidInput")
+    } else {
+        (404, "ResourceNotFound")
+    };
+    let lookup = server.get("/api/alerts/da%00b/machine", Some(&token)).await;
+    crate::helpers::assert_mde_error(lookup, status, code).await;
+
+    let filtered = server
+        .get("/api/alerts?$filter=assignedTo eq 'a%00b'", Some(&token))
+        .await;
+    if on_postgres {
+        crate::helpers::assert_mde_error(filtered, 400, "InvalidInput").await;
+    } else {
+        assert_eq!(filtered.status(), 200);
+        assert_eq!(filtered.json::<Value>().await.unwrap()["value"], json!([]));
+    }
+
+    let alert = format!("/api/alerts/{}", server.sample_alert());
+    let before: Value = server.get_json(&alert, &token).await;
+    let patched = server
+        .client
+        .patch(server.url(&alert))
+        .bearer_auth(&token)
+        .json(&json!({"assignedTo": "a\u{0}b"}))
+        .send()
+        .await
+        .unwrap();
+    let after: Value = server.get_json(&alert, &token).await;
+    if on_postgres {
+        crate::helpers::assert_mde_error(patched, 400, "InvalidInput").await;
+        assert_eq!(after, before, "nothing was written");
+    } else {
+        assert_eq!(patched.status(), 200);
+        assert_eq!(after["assignedTo"], "a\u{0}b");
+    }
+
+    // Names the token endpoint looks up name nothing, on either store.
+    let unknown_tenant = server
+        .client
+        .post(server.url("/a%00b/oauth2/v2.0/token"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    crate::tokens::entra_error(unknown_tenant, 400, "invalid_tenant", 90002).await;
+    let unknown_user = server
+        .client
+        .post(server.url(&format!("/{}/oauth2/v2.0/token", server.tenant())))
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", server.credentials.client_id.as_str()),
+            ("username", "a\u{0}b@contoso.onmicrosoft.com"),
+            ("password", "x"),
+            ("scope", "https://api.securitycenter.microsoft.com/.default"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    crate::tokens::entra_error(unknown_user, 400, "invalid_grant", 50126).await;
+}

@@ -75,6 +75,8 @@ impl From<tokio_postgres::Error> for StoreError {
             .contains(code);
         if *code == SqlState::UNIQUE_VIOLATION {
             StoreError::Conflict(db.message().to_string())
+        } else if *code == SqlState::CHARACTER_NOT_IN_REPERTOIRE || *code == SqlState::UNTRANSLATABLE_CHARACTER {
+            StoreError::Unstorable(db.message().to_string())
         } else if unavailable {
             StoreError::Unavailable(db.message().to_string())
         } else {
