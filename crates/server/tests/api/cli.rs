@@ -661,3 +661,31 @@ async fn copy_moves_a_whole_store_to_the_other_backend_and_back() {
         members(store.user_groups(tenant.key).await.unwrap())
     );
 }
+
+#[tokio::test]
+async fn migrate_prepares_an_empty_store_that_other_commands_then_use() {
+    let dir = tempfile::tempdir().unwrap();
+    // A store of the backend under test: its schema is made, its tables are not.
+    let _ = crate::helpers::new_store_options(dir.path()).await;
+    let migrated = openmde(dir.path(), &["migrate"]);
+    assert!(
+        migrated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrated.stderr)
+    );
+    assert!(String::from_utf8_lossy(&migrated.stdout).contains("up to date"));
+    let again = openmde(dir.path(), &["migrate"]);
+    assert!(again.status.success(), "migrating twice changes nothing");
+    let tenants = openmde(dir.path(), &["tenants", "list", "--json"]);
+    assert!(tenants.status.success(), "{}", String::from_utf8_lossy(&tenants.stderr));
+    assert_eq!(
+        serde_json::from_slice::<Value>(&tenants.stdout).unwrap(),
+        serde_json::json!([])
+    );
+    let bad = Command::new(env!("CARGO_BIN_EXE_openmde"))
+        .args(["--database-url", "mysql://localhost/db", "migrate"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("postgres://"));
+}
