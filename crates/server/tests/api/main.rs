@@ -9,6 +9,7 @@ mod external;
 mod helpers;
 mod import;
 mod lists;
+mod postgres;
 mod replicas;
 mod tokens;
 mod users;

@@ -352,106 +352,6 @@ async fn under_load<T>(server: std::sync::Arc<TestServer>, what: &str, outage: i
     }
 }
 
-/// A PostgreSQL server of the test's own (`initdb` in a temporary directory), to stop as a
-/// crash would (`pg_ctl -m immediate`) and start again, while other tests keep theirs.
-struct OwnPostgres {
-    dir: tempfile::TempDir,
-    port: u16,
-}
-
-impl OwnPostgres {
-    /// The server binaries of the machine's PostgreSQL (Debian keeps them by version).
-    fn bin(name: &str) -> std::path::PathBuf {
-        let versions = std::fs::read_dir("/usr/lib/postgresql").expect("PostgreSQL (CI installs it)");
-        let mut found: Vec<std::path::PathBuf> = versions
-            .filter_map(|v| v.ok().map(|v| v.path().join("bin").join(name)))
-            .filter(|path| path.exists())
-            .collect();
-        found.sort();
-        found.pop().expect("PostgreSQL's server binaries")
-    }
-
-    /// A server binary, run as the `postgres` user when this is root (PostgreSQL refuses root).
-    fn command(name: &str) -> std::process::Command {
-        let root = std::process::Command::new("id")
-            .arg("-u")
-            .output()
-            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-        if root {
-            let mut command = std::process::Command::new("runuser");
-            command.args(["-u", "postgres", "--"]).arg(Self::bin(name));
-            command
-        } else {
-            std::process::Command::new(Self::bin(name))
-        }
-    }
-
-    fn run(&self, name: &str, args: &[&str]) {
-        let output = Self::command(name).args(args).output().unwrap();
-        assert!(
-            output.status.success(),
-            "{name}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-
-    fn start() -> OwnPostgres {
-        let dir = tempfile::tempdir().unwrap();
-        // For root, who runs the server as `postgres`; anyone else owns the directory already.
-        let _ = std::process::Command::new("chown")
-            .arg("postgres")
-            .arg(dir.path())
-            .status();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let postgres = OwnPostgres { dir, port };
-        let data = postgres.data();
-        postgres.run(
-            "initdb",
-            &["-D", &data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"],
-        );
-        postgres.up();
-        postgres
-    }
-
-    fn data(&self) -> String {
-        self.dir.path().join("data").display().to_string()
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
-    }
-
-    fn up(&self) {
-        let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1",
-            self.port,
-            self.dir.path().display()
-        );
-        let log = self.dir.path().join("log").display().to_string();
-        self.run(
-            "pg_ctl",
-            &["-D", &self.data(), "-o", &options, "-l", &log, "-w", "start"],
-        );
-    }
-
-    /// Stops at once, as a crash would: open transactions are lost, committed ones are in the WAL.
-    fn crash(&self) {
-        self.run("pg_ctl", &["-D", &self.data(), "-m", "immediate", "-w", "stop"]);
-    }
-}
-
-impl Drop for OwnPostgres {
-    fn drop(&mut self) {
-        let _ = Self::command("pg_ctl")
-            .args(["-D", &self.data(), "-m", "immediate", "stop"])
-            .output();
-    }
-}
-
 #[tokio::test]
 async fn postgres_crashed_and_restarted_under_load_gives_503s_then_recovers_and_loses_no_write() {
     // The URL only says whether this machine has PostgreSQL (CI: always); the test runs its own.
@@ -459,7 +359,7 @@ async fn postgres_crashed_and_restarted_under_load_gives_503s_then_recovers_and_
         eprintln!("OPENMDE_TEST_DATABASE_URL is not set: skipping a PostgreSQL test");
         return;
     }
-    let postgres = OwnPostgres::start();
+    let postgres = crate::postgres::OwnPostgres::start(None);
     let url = postgres.url();
     let server = std::sync::Arc::new(
         TestServer::start_with(|o| {

@@ -14,6 +14,7 @@ mod access;
 mod dialect;
 mod import;
 mod migrations;
+mod tls;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -55,9 +56,9 @@ impl From<tokio_postgres::Error> for StoreError {
             // No answer from the server: the connection is gone or could not be made.
             let io = std::error::Error::source(&error).is_some_and(|s| s.is::<std::io::Error>());
             return if error.is_closed() || io || error.to_string().contains("timeout") {
-                StoreError::Unavailable(error.to_string())
+                StoreError::Unavailable(with_causes(&error))
             } else {
-                StoreError::Backend(error.to_string())
+                StoreError::Backend(with_causes(&error))
             };
         };
         let code = db.code();
@@ -94,6 +95,20 @@ impl From<deadpool_postgres::PoolError> for StoreError {
     }
 }
 
+/// An error and what caused it ("error performing TLS handshake: invalid peer certificate: ...").
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        let inner_text = inner.to_string();
+        if !text.ends_with(&inner_text) {
+            text = format!("{text}: {inner_text}");
+        }
+        cause = inner.source();
+    }
+    text
+}
+
 /// A stored value the code cannot read back.
 fn corrupt(error: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(error.to_string())
@@ -125,8 +140,17 @@ pub async fn with_schema(url: &str, schema: &str) -> Result<String> {
             "schema name {schema:?}: use a-z, 0-9 and _"
         )));
     }
-    let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
-    let connection = tokio::spawn(connection);
+    let settings = tls::settings(url)?;
+    let (client, connection) = match settings.tls {
+        Some(tls) => {
+            let (client, connection) = tokio_postgres::connect(&settings.url, tls).await?;
+            (client, tokio::spawn(async move { drop(connection.await) }))
+        }
+        None => {
+            let (client, connection) = tokio_postgres::connect(&settings.url, NoTls).await?;
+            (client, tokio::spawn(async move { drop(connection.await) }))
+        }
+    };
     client
         .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
         .await?;
@@ -142,10 +166,12 @@ pub fn schema_url(url: &str, schema: &str) -> String {
 }
 
 impl PgStore {
-    /// Connects to `url` (`postgres://user:password@host:port/database`, libpq's URL form) with
-    /// a pool of `pool_size` connections, and brings the schema up to date.
+    /// Connects to `url` (`postgres://user:password@host:port/database`, libpq's URL form,
+    /// `sslmode` as libpq reads it: see `tls.rs`) with a pool of `pool_size` connections, and
+    /// brings the schema up to date.
     pub async fn open(url: &str, pool_size: usize) -> Result<Self> {
-        let mut config = tokio_postgres::Config::from_str(url)
+        let settings = tls::settings(url)?;
+        let mut config = tokio_postgres::Config::from_str(&settings.url)
             .map_err(|e| StoreError::Backend(format!("{}: {e}", redacted(url))))?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
@@ -156,13 +182,13 @@ impl PgStore {
             config.options(format!("{options} {timeout}").trim());
         }
         config.keepalives(true).keepalives_idle(Duration::from_secs(30));
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let recycling = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = match settings.tls {
+            Some(tls) => Manager::from_config(config, tls, recycling),
+            None => Manager::from_config(config, NoTls, recycling),
+        };
         let pool = Pool::builder(manager)
             .max_size(pool_size.max(1))
             .runtime(Runtime::Tokio1)
