@@ -21,9 +21,22 @@ SCOPE = "https://api.securitycenter.microsoft.com/.default"
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def use_postgres_store_if_asked():
+    """With OPENMDE_TEST_BACKEND=postgres, every openmde process of these tests (they inherit
+    the environment) keeps its store in a new schema of OPENMDE_TEST_DATABASE_URL."""
+    if os.environ.get("OPENMDE_TEST_BACKEND") != "postgres":
+        return
+    base = os.environ["OPENMDE_TEST_DATABASE_URL"]
+    schema = f"python_{os.getpid()}_{int(time.time())}"
+    subprocess.run(["psql", "-q", base, "-c", f"CREATE SCHEMA {schema}"], check=True)
+    separator = "&" if "?" in base else "?"
+    os.environ["OPENMDE_DATABASE_URL"] = f"{base}{separator}options=-c%20search_path%3D{schema}"
+
+
 @pytest.fixture(scope="module")
 def server():
     binary = os.environ.get("OPENMDE_BIN", str(ROOT / "target" / "debug" / "openmde"))
+    use_postgres_store_if_asked()
     data_dir = tempfile.mkdtemp(prefix="openmde-py-")
     process = subprocess.Popen(
         [binary, "--data-dir", data_dir, "serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"],

@@ -98,6 +98,18 @@ async fn list_responses_arrays_and_single_entities_import_and_keep_every_field()
         (solo["computerDnsName"].as_str(), solo["healthStatus"].as_str()),
         (Some("renamed"), Some("Unknown"))
     );
+
+    // An id twice in one file: the later record is what stays, and both count.
+    let twice = write(
+        dir.path(),
+        "twice.json",
+        &json!([{"id": "second", "computerDnsName": "first-copy", "osPlatform": "Linux"},
+            {"id": "second", "computerDnsName": "last-copy", "osPlatform": "Linux"}]),
+    );
+    let counts = import_file(store.as_ref(), tenant.key, &twice).await.unwrap();
+    assert_eq!((counts.machines, counts.alerts), (2, 0));
+    let solo: Value = machine_of(&server, "solo").await.json().await.unwrap();
+    assert_eq!(solo["computerDnsName"], "last-copy");
 }
 
 #[tokio::test]

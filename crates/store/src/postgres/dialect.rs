@@ -95,7 +95,6 @@ impl ToSql for Scalar {
     to_sql_checked!();
 }
 
-pub(super) static UPSERT_MACHINE: LazyLock<String> = LazyLock::new(writes::upsert_machine::<Postgres>);
 pub(super) static UPSERT_ALERT: LazyLock<String> = LazyLock::new(writes::upsert_alert::<Postgres>);
 pub(super) static UPDATE_MACHINE: LazyLock<String> = LazyLock::new(writes::update_machine::<Postgres>);
 pub(super) static UPDATE_ALERT: LazyLock<String> = LazyLock::new(writes::update_alert::<Postgres>);

@@ -4,7 +4,7 @@
 use super::{Dialect, table};
 use crate::query::EntitySet;
 
-fn columns(set: EntitySet) -> Vec<&'static str> {
+pub(crate) fn columns(set: EntitySet) -> Vec<&'static str> {
     set.stored().filter_map(|f| f.column).collect()
 }
 
@@ -37,31 +37,51 @@ fn parameters<D: Dialect>(range: std::ops::RangeInclusive<usize>) -> String {
     range.map(D::write_parameter).collect::<Vec<_>>().join(", ")
 }
 
-/// Parameters: tenant, id, doc, then the stored columns.
-pub(crate) fn upsert_machine<D: Dialect>() -> String {
-    let set = EntitySet::Machines;
+/// The key columns an upsert of `set` writes before the stored columns, after `tenant`.
+pub(crate) fn key_columns(set: EntitySet) -> &'static [&'static str] {
+    match set {
+        EntitySet::Machines => &["id", "doc"],
+        EntitySet::Alerts => &["id", "machine_id", "last_update", "doc", "evidence"],
+    }
+}
+
+/// Inserts or replaces (by tenant and id) the rows of `source`, a `VALUES` list or a query
+/// giving tenant, the [`key_columns`], then the stored columns.
+pub(crate) fn upsert(set: EntitySet, source: &str) -> String {
+    let keys = key_columns(set);
+    let replaced: Vec<String> = keys[1..].iter().map(|c| format!("{c} = excluded.{c}")).collect();
     format!(
-        "INSERT INTO machines (tenant, id, doc, {}) VALUES ({}, {})
-         ON CONFLICT (tenant, id) DO UPDATE SET doc = excluded.doc, {}",
+        "INSERT INTO {} (tenant, {}, {}) {source}
+         ON CONFLICT (tenant, id) DO UPDATE SET {}, {}",
+        table(set),
+        keys.join(", "),
         columns(set).join(", "),
-        parameters::<D>(1..=3),
-        placeholders::<D>(set, 4),
+        replaced.join(", "),
         from_excluded(set)
     )
 }
 
+/// Parameters: tenant, the key columns, then the stored columns.
+fn upsert_one<D: Dialect>(set: EntitySet) -> String {
+    let first_stored = key_columns(set).len() + 2;
+    upsert(
+        set,
+        &format!(
+            "VALUES ({}, {})",
+            parameters::<D>(1..=first_stored - 1),
+            placeholders::<D>(set, first_stored)
+        ),
+    )
+}
+
+/// Parameters: tenant, id, doc, then the stored columns.
+pub(crate) fn upsert_machine<D: Dialect>() -> String {
+    upsert_one::<D>(EntitySet::Machines)
+}
+
 /// Parameters: tenant, id, machine id, last update, doc, evidence, then the stored columns.
 pub(crate) fn upsert_alert<D: Dialect>() -> String {
-    let set = EntitySet::Alerts;
-    format!(
-        "INSERT INTO alerts (tenant, id, machine_id, last_update, doc, evidence, {}) VALUES ({}, {})
-         ON CONFLICT (tenant, id) DO UPDATE SET machine_id = excluded.machine_id, last_update = excluded.last_update,
-         doc = excluded.doc, evidence = excluded.evidence, {}",
-        columns(set).join(", "),
-        parameters::<D>(1..=6),
-        placeholders::<D>(set, 7),
-        from_excluded(set)
-    )
+    upsert_one::<D>(EntitySet::Alerts)
 }
 
 /// Parameters: tenant, id, doc, then the stored columns.
