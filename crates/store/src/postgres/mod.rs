@@ -208,7 +208,7 @@ impl PgStore {
         Ok(self.pool.get().await?)
     }
 
-    /// Runs `rows` of one query and maps each row.
+    /// The rows of one query, each mapped by `map`.
     async fn rows<T>(
         &self,
         sql: &str,
@@ -220,6 +220,7 @@ impl PgStore {
         client.query(&statement, params).await?.iter().map(map).collect()
     }
 
+    /// The row of a query that finds at most one, mapped by `map`.
     async fn row<T>(
         &self,
         sql: &str,
