@@ -112,6 +112,11 @@ fn print_banner(data_dir: &DataDir, server: &RunningServer, admin_key_given: boo
         out.push_str(&format!("  plain HTTP also at http://{http}/api\n"));
     }
     out.push_str(&format!("  CA certificate: {ca}\n"));
+    let store = match &data_dir.database_url {
+        Some(url) => openmde_store::postgres::redacted(url),
+        None => data_dir.database().display().to_string(),
+    };
+    out.push_str(&format!("  store:          {store}\n"));
     if let Some(admin) = server.admin_addr {
         let key = match admin_key_given {
             true => "as given by --admin-key / OPENMDE_ADMIN_KEY".to_string(),

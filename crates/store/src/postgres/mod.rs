@@ -116,16 +116,29 @@ fn corrupt(error: impl std::fmt::Display) -> StoreError {
 
 /// The URL with its password, if any, hidden (for messages and logs).
 pub fn redacted(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
-            match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
-    }
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, tail) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+    let authority = match authority.rsplit_once('@') {
+        Some((credentials, host)) => match credentials.split_once(':') {
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => authority.to_string(),
+        },
+        None => authority.to_string(),
+    };
+    let (path, query) = tail.split_once('?').unwrap_or((tail, ""));
+    let query: Vec<&str> = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| if p.starts_with("password=") { "password=***" } else { p })
+        .collect();
+    let query = if query.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", query.join("&"))
+    };
+    format!("{scheme}://{authority}{path}{query}")
 }
 
 /// Creates the schema named `schema` in the database at `url` if it is missing, and returns a
@@ -907,4 +920,22 @@ fn ordering_key(row: &Row, index: usize, field_type: crate::query::FieldType) ->
             .try_get::<_, Option<i64>>(index)?
             .map_or(Scalar::Null, Scalar::Integer),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted;
+
+    #[test]
+    fn urls_lose_their_passwords_for_messages() {
+        assert_eq!(
+            redacted("postgres://app:s3cret@db:5432/openmde?sslmode=require"),
+            "postgres://app:***@db:5432/openmde?sslmode=require"
+        );
+        assert_eq!(
+            redacted("postgres://app@db/openmde?password=s3cret&options=-c%20x%3D%40y"),
+            "postgres://app@db/openmde?password=***&options=-c%20x%3D%40y"
+        );
+        assert_eq!(redacted("postgresql://db/x"), "postgresql://db/x");
+    }
 }
