@@ -14,6 +14,8 @@ mod access;
 mod dialect;
 mod import;
 mod migrations;
+#[cfg(test)]
+mod plans;
 mod tls;
 
 use std::str::FromStr;
