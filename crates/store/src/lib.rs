@@ -11,6 +11,7 @@ mod error;
 mod grouping;
 pub mod postgres;
 pub mod query;
+mod rows;
 mod sql;
 pub mod sqlite;
 mod types;

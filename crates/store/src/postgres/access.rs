@@ -2,7 +2,7 @@
 //! alerts, in its device group. The decisions are [`crate::grouping`]'s; this reads and writes.
 
 use deadpool_postgres::GenericClient;
-use openmde_access::{AutomationLevel, DeviceGroup, DeviceGroupRules, Role, RolePermission, UserGroup};
+use openmde_access::{DeviceGroup, Role, RolePermission, UserGroup};
 use openmde_model::Timestamp;
 use serde_json::{Map, Value};
 use tokio_postgres::types::ToSql;
@@ -10,6 +10,7 @@ use tokio_postgres::types::ToSql;
 use super::dialect::UPDATE_MACHINE;
 use super::{PgResult, corrupt};
 use crate::query::EntitySet;
+use crate::rows::{self, SELECT_DEVICE_GROUP, SELECT_ROLE};
 use crate::{DeviceGroupRecord, StoreError, TenantKey, grouping};
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
@@ -148,27 +149,13 @@ pub(super) async fn member_of(client: &impl GenericClient, tenant: TenantKey, us
 }
 
 pub(super) async fn roles(client: &impl GenericClient, tenant: TenantKey) -> PgResult<Vec<Role>> {
-    let rows = client
+    let found = client
         .query(
-            "SELECT id, name, description, permissions, user_groups, built_in FROM roles WHERE tenant = $1
-             ORDER BY built_in DESC, lower(name)",
+            &format!("{SELECT_ROLE} WHERE tenant = $1 ORDER BY built_in DESC, lower(name)"),
             &[&tenant.0],
         )
         .await?;
-    rows.iter()
-        .map(|row| {
-            let permissions: String = row.try_get(3)?;
-            let user_groups: String = row.try_get(4)?;
-            Ok(Role {
-                id: row.try_get(0)?,
-                name: row.try_get(1)?,
-                description: row.try_get(2)?,
-                permissions: from_json::<Vec<RolePermission>>(&permissions)?.into_iter().collect(),
-                user_groups: from_json(&user_groups)?,
-                built_in: row.try_get(5)?,
-            })
-        })
-        .collect()
+    found.iter().map(rows::role).collect()
 }
 
 pub(super) async fn put_role(client: &impl GenericClient, tenant: TenantKey, role: &Role) -> PgResult<()> {
@@ -198,30 +185,13 @@ async fn device_groups_with_times(
     client: &impl GenericClient,
     tenant: TenantKey,
 ) -> PgResult<Vec<(DeviceGroup, Timestamp)>> {
-    let rows = client
+    let found = client
         .query(
-            "SELECT id, priority, name, description, automation_level, rules, user_groups, last_update
-             FROM device_groups WHERE tenant = $1 ORDER BY id = 0, priority",
+            &format!("{SELECT_DEVICE_GROUP} WHERE tenant = $1 ORDER BY id = 0, priority"),
             &[&tenant.0],
         )
         .await?;
-    rows.iter()
-        .map(|row| {
-            let automation_level: String = row.try_get(4)?;
-            let rules: String = row.try_get(5)?;
-            let user_groups: String = row.try_get(6)?;
-            let group = DeviceGroup {
-                id: row.try_get(0)?,
-                priority: row.try_get(1)?,
-                name: row.try_get(2)?,
-                description: row.try_get(3)?,
-                automation_level: from_json::<AutomationLevel>(&format!("\"{automation_level}\""))?,
-                rules: from_json::<DeviceGroupRules>(&rules)?,
-                user_groups: from_json(&user_groups)?,
-            };
-            Ok((group, Timestamp(row.try_get(7)?)))
-        })
-        .collect()
+    found.iter().map(rows::device_group).collect()
 }
 
 pub(super) async fn ranked_groups(client: &impl GenericClient, tenant: TenantKey) -> PgResult<Vec<DeviceGroup>> {

@@ -32,6 +32,7 @@ use tokio_postgres::{NoTls, Row};
 
 use self::dialect::{Postgres, UPDATE_ALERT, UPDATE_MACHINE, UPSERT_ALERT};
 use crate::query::{EntitySet, ListQuery, Page, Row as ListRow, Scalar};
+use crate::rows::{self, Fields, SELECT_APP, SELECT_DEVICE_CODE, SELECT_SIGNING_KEYS, SELECT_TENANT, SELECT_USER};
 use crate::sql::list::{count_statement, page_of, page_statement};
 use crate::{
     AlertByReference, AlertDocument, AlertMachine, AppRegistration, DeviceCode, DeviceGroupRecord, Import, Result,
@@ -275,42 +276,32 @@ fn to_text(document: &serde_json::Map<String, serde_json::Value>) -> PgResult<St
     serde_json::to_string(document).map_err(corrupt)
 }
 
-const SELECT_USER: &str = "SELECT tenant, object_id, upn, display_name, password_hash FROM users";
+impl Fields for Row {
+    type Error = StoreError;
 
-fn user_from_row(row: &Row) -> PgResult<UserRecord> {
-    Ok(UserRecord {
-        tenant: TenantKey(row.try_get(0)?),
-        object_id: row.try_get(1)?,
-        upn: row.try_get(2)?,
-        display_name: row.try_get(3)?,
-        password_hash: row.try_get(4)?,
-    })
-}
+    fn text(&self, index: usize) -> PgResult<String> {
+        Ok(self.try_get(index)?)
+    }
 
-const SELECT_APP: &str = "SELECT client_id, tenant, object_id, name, secret_sha256, roles FROM apps";
+    fn optional_text(&self, index: usize) -> PgResult<Option<String>> {
+        Ok(self.try_get(index)?)
+    }
 
-fn app_from_row(row: &Row) -> PgResult<AppRegistration> {
-    let secret: Vec<u8> = row.try_get(4)?;
-    let roles: String = row.try_get(5)?;
-    Ok(AppRegistration {
-        client_id: row.try_get(0)?,
-        tenant: TenantKey(row.try_get(1)?),
-        object_id: row.try_get(2)?,
-        name: row.try_get(3)?,
-        secret_sha256: secret.try_into().map_err(|_| corrupt("app secret hash length"))?,
-        roles: serde_json::from_str(&roles).map_err(corrupt)?,
-    })
-}
+    fn integer(&self, index: usize) -> PgResult<i64> {
+        Ok(self.try_get(index)?)
+    }
 
-const SELECT_TENANT: &str = "SELECT key, id, name, domain FROM tenants";
+    fn bytes(&self, index: usize) -> PgResult<Vec<u8>> {
+        Ok(self.try_get(index)?)
+    }
 
-fn tenant_from_row(row: &Row) -> PgResult<Tenant> {
-    Ok(Tenant {
-        key: TenantKey(row.try_get(0)?),
-        id: row.try_get(1)?,
-        name: row.try_get(2)?,
-        domain: row.try_get(3)?,
-    })
+    fn flag(&self, index: usize) -> PgResult<bool> {
+        Ok(self.try_get(index)?)
+    }
+
+    fn unreadable(what: String) -> StoreError {
+        StoreError::Corrupt(what)
+    }
 }
 
 fn alert_from_row(row: &Row) -> PgResult<AlertDocument> {
@@ -339,7 +330,7 @@ macro_rules! in_transaction {
 #[async_trait]
 impl Store for PgStore {
     async fn tenants(&self) -> Result<Vec<Tenant>> {
-        self.rows(&format!("{SELECT_TENANT} ORDER BY key"), &[], tenant_from_row)
+        self.rows(&format!("{SELECT_TENANT} ORDER BY key"), &[], rows::tenant)
             .await
     }
 
@@ -347,7 +338,7 @@ impl Store for PgStore {
         self.row(
             &format!("{SELECT_TENANT} WHERE id = lower($1) OR lower(domain) = lower($1)"),
             &[&id_or_domain],
-            tenant_from_row,
+            rows::tenant,
         )
         .await
     }
@@ -377,7 +368,7 @@ impl Store for PgStore {
         self.row(
             &format!("{SELECT_APP} WHERE client_id = lower($1)"),
             &[&client_id],
-            app_from_row,
+            rows::app,
         )
         .await
     }
@@ -434,7 +425,7 @@ impl Store for PgStore {
         self.rows(
             &format!("{SELECT_APP} WHERE tenant = $1 ORDER BY created, client_id"),
             &[&tenant.0],
-            app_from_row,
+            rows::app,
         )
         .await
     }
@@ -473,7 +464,7 @@ impl Store for PgStore {
         self.rows(
             &format!("{SELECT_USER} WHERE tenant = $1 ORDER BY lower(upn)"),
             &[&tenant.0],
-            user_from_row,
+            rows::user,
         )
         .await
     }
@@ -499,7 +490,7 @@ impl Store for PgStore {
         self.row(
             &format!("{SELECT_USER} WHERE lower(upn) = lower($1)"),
             &[&upn],
-            user_from_row,
+            rows::user,
         )
         .await
     }
@@ -508,7 +499,7 @@ impl Store for PgStore {
         self.row(
             &format!("{SELECT_USER} WHERE tenant = $1 AND object_id = $2"),
             &[&tenant.0, &object_id],
-            user_from_row,
+            rows::user,
         )
         .await
     }
@@ -537,20 +528,9 @@ impl Store for PgStore {
 
     async fn device_code(&self, device_code: &str) -> Result<Option<DeviceCode>> {
         self.row(
-            "SELECT device_code, user_code, tenant, client_id, scope, expires, user_id FROM device_codes
-             WHERE device_code = $1",
+            &format!("{SELECT_DEVICE_CODE} WHERE device_code = $1"),
             &[&device_code],
-            |row| {
-                Ok(DeviceCode {
-                    device_code: row.try_get(0)?,
-                    user_code: row.try_get(1)?,
-                    tenant: TenantKey(row.try_get(2)?),
-                    client_id: row.try_get(3)?,
-                    scope: row.try_get(4)?,
-                    expires: Timestamp(row.try_get(5)?),
-                    user_id: row.try_get(6)?,
-                })
-            },
+            rows::device_code,
         )
         .await
     }
@@ -663,19 +643,7 @@ impl Store for PgStore {
     }
 
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
-        self.rows(
-            "SELECT kid, private_key_pem, certificate_der, created FROM signing_keys ORDER BY created",
-            &[],
-            |row| {
-                Ok(SigningKeyRecord {
-                    kid: row.try_get(0)?,
-                    private_key_pem: row.try_get(1)?,
-                    certificate_der: row.try_get(2)?,
-                    created: Timestamp(row.try_get(3)?),
-                })
-            },
-        )
-        .await
+        self.rows(SELECT_SIGNING_KEYS, &[], rows::signing_key).await
     }
 
     async fn add_signing_key(&self, key: &SigningKeyRecord) -> Result<()> {

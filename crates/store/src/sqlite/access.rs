@@ -1,13 +1,14 @@
 //! Roles, user groups and device groups, and keeping every machine, and its alerts, in its
 //! device group: `rbacGroupId`/`rbacGroupName` in the documents and the columns lists filter on.
 
-use openmde_access::{AutomationLevel, DeviceGroup, DeviceGroupRules, Role, RolePermission, UserGroup};
+use openmde_access::{DeviceGroup, Role, RolePermission, UserGroup};
 use openmde_model::Timestamp;
 use rusqlite::{Connection, OptionalExtension, ToSql, params, params_from_iter};
 use serde_json::{Map, Value};
 
 use super::{dialect, unreadable_json};
 use crate::query::EntitySet;
+use crate::rows::{self, SELECT_DEVICE_GROUP, SELECT_ROLE};
 use crate::{DeviceGroupRecord, TenantKey, grouping};
 
 fn to_json<T: serde::Serialize>(value: &T) -> rusqlite::Result<String> {
@@ -111,22 +112,10 @@ pub(super) fn member_of(conn: &Connection, tenant: TenantKey, user_id: &str) -> 
 }
 
 pub(super) fn roles(conn: &Connection, tenant: TenantKey) -> rusqlite::Result<Vec<Role>> {
-    conn.prepare_cached(
-        "SELECT id, name, description, permissions, user_groups, built_in FROM roles WHERE tenant = ?1
-         ORDER BY built_in DESC, name COLLATE NOCASE",
-    )?
-    .query_map([tenant.0], |row| {
-        let permissions: String = row.get(3)?;
-        let user_groups: String = row.get(4)?;
-        Ok(Role {
-            id: row.get(0)?,
-            name: row.get(1)?,
-            description: row.get(2)?,
-            permissions: from_json::<Vec<RolePermission>>(&permissions)?.into_iter().collect(),
-            user_groups: from_json(&user_groups)?,
-            built_in: row.get(5)?,
-        })
-    })?
+    conn.prepare_cached(&format!(
+        "{SELECT_ROLE} WHERE tenant = ?1 ORDER BY built_in DESC, name COLLATE NOCASE"
+    ))?
+    .query_map([tenant.0], |row| rows::role(row))?
     .collect()
 }
 
@@ -150,25 +139,6 @@ pub(super) fn put_role(conn: &Connection, tenant: TenantKey, role: &Role) -> rus
     Ok(())
 }
 
-const SELECT_DEVICE_GROUP: &str =
-    "SELECT id, priority, name, description, automation_level, rules, user_groups, last_update FROM device_groups";
-
-fn device_group_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(DeviceGroup, Timestamp)> {
-    let automation_level: String = row.get(4)?;
-    let rules: String = row.get(5)?;
-    let user_groups: String = row.get(6)?;
-    let group = DeviceGroup {
-        id: row.get(0)?,
-        priority: row.get(1)?,
-        name: row.get(2)?,
-        description: row.get(3)?,
-        automation_level: from_json::<AutomationLevel>(&format!("\"{automation_level}\""))?,
-        rules: from_json::<DeviceGroupRules>(&rules)?,
-        user_groups: from_json(&user_groups)?,
-    };
-    Ok((group, Timestamp(row.get(7)?)))
-}
-
 /// A tenant's device groups by rank, the Ungrouped group last.
 pub(super) fn ranked_groups(conn: &Connection, tenant: TenantKey) -> rusqlite::Result<Vec<DeviceGroup>> {
     Ok(device_groups_with_times(conn, tenant)?
@@ -181,7 +151,7 @@ fn device_groups_with_times(conn: &Connection, tenant: TenantKey) -> rusqlite::R
     conn.prepare_cached(&format!(
         "{SELECT_DEVICE_GROUP} WHERE tenant = ?1 ORDER BY id = 0, priority"
     ))?
-    .query_map([tenant.0], device_group_from_row)?
+    .query_map([tenant.0], |row| rows::device_group(row))?
     .collect()
 }
 

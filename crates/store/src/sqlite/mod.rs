@@ -33,6 +33,7 @@ use openmde_model::update::{AlertReference, MachineUpdate, SignedAlertUpdate};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, ToSql, params, params_from_iter};
 
 use crate::query::{EntitySet, ListQuery, Page};
+use crate::rows::{self, Fields, SELECT_APP, SELECT_DEVICE_CODE, SELECT_SIGNING_KEYS, SELECT_TENANT, SELECT_USER};
 
 use crate::{
     AlertByReference, AlertDocument, AlertMachine, AppRegistration, DeviceCode, DeviceGroupRecord, Import, Result,
@@ -237,56 +238,47 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-const SELECT_USER: &str = "SELECT tenant, object_id, upn, display_name, password_hash FROM users";
+impl Fields for rusqlite::Row<'_> {
+    type Error = rusqlite::Error;
 
-fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<UserRecord> {
-    Ok(UserRecord {
-        tenant: TenantKey(row.get(0)?),
-        object_id: row.get(1)?,
-        upn: row.get(2)?,
-        display_name: row.get(3)?,
-        password_hash: row.get(4)?,
-    })
-}
+    fn text(&self, index: usize) -> rusqlite::Result<String> {
+        self.get(index)
+    }
 
-const SELECT_APP: &str = "SELECT client_id, tenant, object_id, name, secret_sha256, roles FROM apps";
+    fn optional_text(&self, index: usize) -> rusqlite::Result<Option<String>> {
+        self.get(index)
+    }
 
-fn app_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AppRegistration> {
-    let corrupt = |what: &str| rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Blob, what.into());
-    let secret: Vec<u8> = row.get(4)?;
-    let roles: String = row.get(5)?;
-    Ok(AppRegistration {
-        client_id: row.get(0)?,
-        tenant: TenantKey(row.get(1)?),
-        object_id: row.get(2)?,
-        name: row.get(3)?,
-        secret_sha256: secret.try_into().map_err(|_| corrupt("app secret hash length"))?,
-        roles: serde_json::from_str(&roles).map_err(unreadable_json)?,
-    })
-}
+    fn integer(&self, index: usize) -> rusqlite::Result<i64> {
+        self.get(index)
+    }
 
-fn tenant_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Tenant> {
-    Ok(Tenant {
-        key: TenantKey(row.get(0)?),
-        id: row.get(1)?,
-        name: row.get(2)?,
-        domain: row.get(3)?,
-    })
+    fn bytes(&self, index: usize) -> rusqlite::Result<Vec<u8>> {
+        self.get(index)
+    }
+
+    fn flag(&self, index: usize) -> rusqlite::Result<bool> {
+        self.get(index)
+    }
+
+    fn unreadable(what: String) -> rusqlite::Error {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, what.into())
+    }
 }
 
 #[async_trait]
 impl Store for SqliteStore {
     async fn tenants(&self) -> Result<Vec<Tenant>> {
         self.read_fresh(|conn| {
-            let mut stmt = conn.prepare_cached("SELECT key, id, name, domain FROM tenants ORDER BY key")?;
-            stmt.query_map([], tenant_from_row)?.collect()
+            let mut stmt = conn.prepare_cached(&format!("{SELECT_TENANT} ORDER BY key"))?;
+            stmt.query_map([], |row| rows::tenant(row))?.collect()
         })
     }
 
     async fn tenant(&self, id_or_domain: &str) -> Result<Option<Tenant>> {
         self.read_fresh(|conn| {
-            conn.prepare_cached("SELECT key, id, name, domain FROM tenants WHERE id = lower(?1) OR domain = ?1")?
-                .query_row([id_or_domain], tenant_from_row)
+            conn.prepare_cached(&format!("{SELECT_TENANT} WHERE id = lower(?1) OR domain = ?1"))?
+                .query_row([id_or_domain], |row| rows::tenant(row))
                 .optional()
         })
     }
@@ -311,7 +303,7 @@ impl Store for SqliteStore {
     async fn app(&self, client_id: &str) -> Result<Option<AppRegistration>> {
         self.read_fresh(|conn| {
             conn.prepare_cached(&format!("{SELECT_APP} WHERE client_id = lower(?1)"))?
-                .query_row([client_id], app_from_row)
+                .query_row([client_id], |row| rows::app(row))
                 .optional()
         })
     }
@@ -319,7 +311,7 @@ impl Store for SqliteStore {
     async fn apps(&self, tenant: TenantKey) -> Result<Vec<AppRegistration>> {
         self.read_fresh(|conn| {
             conn.prepare_cached(&format!("{SELECT_APP} WHERE tenant = ?1 ORDER BY created, client_id"))?
-                .query_map([tenant.0], app_from_row)?
+                .query_map([tenant.0], |row| rows::app(row))?
                 .collect()
         })
     }
@@ -415,7 +407,7 @@ impl Store for SqliteStore {
     async fn users(&self, tenant: TenantKey) -> Result<Vec<UserRecord>> {
         self.read_fresh(|conn| {
             conn.prepare_cached(&format!("{SELECT_USER} WHERE tenant = ?1 ORDER BY upn"))?
-                .query_map([tenant.0], user_from_row)?
+                .query_map([tenant.0], |row| rows::user(row))?
                 .collect()
         })
     }
@@ -546,7 +538,7 @@ impl Store for SqliteStore {
     async fn user_by_upn(&self, upn: &str) -> Result<Option<UserRecord>> {
         self.read_fresh(|conn| {
             conn.prepare_cached(&format!("{SELECT_USER} WHERE upn = ?1"))?
-                .query_row([upn], user_from_row)
+                .query_row([upn], |row| rows::user(row))
                 .optional()
         })
     }
@@ -554,7 +546,7 @@ impl Store for SqliteStore {
     async fn user(&self, tenant: TenantKey, object_id: &str) -> Result<Option<UserRecord>> {
         self.read_fresh(|conn| {
             conn.prepare_cached(&format!("{SELECT_USER} WHERE tenant = ?1 AND object_id = ?2"))?
-                .query_row(params![tenant.0, object_id], user_from_row)
+                .query_row(params![tenant.0, object_id], |row| rows::user(row))
                 .optional()
         })
     }
@@ -583,22 +575,9 @@ impl Store for SqliteStore {
 
     async fn device_code(&self, device_code: &str) -> Result<Option<DeviceCode>> {
         self.read_fresh(|conn| {
-            conn.prepare_cached(
-                "SELECT device_code, user_code, tenant, client_id, scope, expires, user_id FROM device_codes
-                 WHERE device_code = ?1",
-            )?
-            .query_row([device_code], |row| {
-                Ok(DeviceCode {
-                    device_code: row.get(0)?,
-                    user_code: row.get(1)?,
-                    tenant: TenantKey(row.get(2)?),
-                    client_id: row.get(3)?,
-                    scope: row.get(4)?,
-                    expires: Timestamp(row.get(5)?),
-                    user_id: row.get(6)?,
-                })
-            })
-            .optional()
+            conn.prepare_cached(&format!("{SELECT_DEVICE_CODE} WHERE device_code = ?1"))?
+                .query_row([device_code], |row| rows::device_code(row))
+                .optional()
         })
     }
 
@@ -632,18 +611,8 @@ impl Store for SqliteStore {
 
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
         self.read_fresh(|conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT kid, private_key_pem, certificate_der, created FROM signing_keys ORDER BY created",
-            )?;
-            stmt.query_map([], |row| {
-                Ok(SigningKeyRecord {
-                    kid: row.get(0)?,
-                    private_key_pem: row.get(1)?,
-                    certificate_der: row.get(2)?,
-                    created: Timestamp(row.get(3)?),
-                })
-            })?
-            .collect()
+            let mut stmt = conn.prepare_cached(SELECT_SIGNING_KEYS)?;
+            stmt.query_map([], |row| rows::signing_key(row))?.collect()
         })
     }
 
