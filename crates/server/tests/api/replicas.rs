@@ -548,3 +548,28 @@ async fn a_secret_reset_through_one_replica_is_refused_by_every_replica_at_once(
     assert_eq!(first.admin(reqwest::Method::POST, &unknown, None).await.0, 404);
     second.stop().await;
 }
+
+#[tokio::test]
+async fn replicas_starting_together_on_an_empty_store_make_one_demo_tenant() {
+    let (first_dir, second_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let first = crate::helpers::new_store_options(first_dir.path()).await;
+    let shared = first
+        .data_dir
+        .database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", first_dir.path().join("openmde.db").display()));
+    let mut second = crate::helpers::options(second_dir.path());
+    second.data_dir = second.data_dir.clone().with_database(Some(shared), 4);
+    // Both migrate the empty store and race to create the demo tenant.
+    let (first, second) = tokio::join!(openmde::serve::start(first), openmde::serve::start(second));
+    let (first, second) = (first.unwrap(), second.unwrap());
+    let created = [&first, &second]
+        .iter()
+        .filter(|server| server.new_credentials.is_some())
+        .count();
+    assert_eq!(created, 1, "one replica sets the store up");
+    assert_eq!(first.store.tenants().await.unwrap().len(), 1);
+    assert_eq!(second.store.tenants().await.unwrap().len(), 1);
+    first.stop().await;
+    second.stop().await;
+}
