@@ -69,30 +69,19 @@ async fn first_start_writes_private_credentials_and_the_demo_fleet() {
 
 /// Machines and alerts in the server's store, of every tenant, as a new process sees them.
 async fn counts(server: &TestServer) -> (u64, u64) {
-    use openmde_model::Timestamp;
-    use openmde_store::query::{ListQuery, Scope};
+    use openmde_store::query::EntitySet;
     let dir = server.dir.path();
     let store = openmde::bootstrap::open_store(database_url(dir).as_deref(), &dir.join("openmde.db"), 1)
         .await
         .unwrap();
     let (mut machines, mut alerts) = (0, 0);
-    let since = Timestamp(i64::MIN);
     for tenant in store.tenants().await.unwrap() {
-        for scope in [
-            Scope::Machines { seen_since: since },
-            Scope::Alerts {
-                updated_since: since,
-                machine_id: None,
-            },
-        ] {
-            let is_machines = matches!(scope, Scope::Machines { .. });
-            let query = ListQuery {
-                count: true,
-                ..ListQuery::new(scope)
-            };
-            let count = store.list(tenant.key, &query).await.unwrap().count.unwrap();
-            *(if is_machines { &mut machines } else { &mut alerts }) += count;
-        }
+        machines += openmde::copy::count(store.as_ref(), &tenant, EntitySet::Machines)
+            .await
+            .unwrap();
+        alerts += openmde::copy::count(store.as_ref(), &tenant, EntitySet::Alerts)
+            .await
+            .unwrap();
     }
     (machines, alerts)
 }

@@ -58,7 +58,7 @@ impl From<tokio_postgres::Error> for StoreError {
         let Some(db) = error.as_db_error() else {
             // No answer from the server: the connection is gone or could not be made.
             let io = std::error::Error::source(&error).is_some_and(|s| s.is::<std::io::Error>());
-            return if error.is_closed() || io || error.to_string().contains("timeout") {
+            return if error.is_closed() || io {
                 StoreError::Unavailable(with_causes(&error))
             } else {
                 StoreError::Backend(with_causes(&error))
@@ -157,22 +157,26 @@ pub async fn with_schema(url: &str, schema: &str) -> Result<String> {
         )));
     }
     let settings = tls::settings(url)?;
-    let (client, connection) = match settings.tls {
-        Some(tls) => {
-            let (client, connection) = tokio_postgres::connect(&settings.url, tls).await?;
-            (client, tokio::spawn(async move { drop(connection.await) }))
-        }
-        None => {
-            let (client, connection) = tokio_postgres::connect(&settings.url, NoTls).await?;
-            (client, tokio::spawn(async move { drop(connection.await) }))
-        }
-    };
-    client
-        .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
-        .await?;
+    let create = format!("CREATE SCHEMA IF NOT EXISTS {schema}");
+    match settings.tls {
+        Some(tls) => run_once(&settings.url, tls, &create).await?,
+        None => run_once(&settings.url, NoTls, &create).await?,
+    }
+    Ok(schema_url(url, schema))
+}
+
+/// Runs `sql` on a connection of its own, closed afterwards.
+async fn run_once<T>(url: &str, tls: T, sql: &str) -> Result<()>
+where
+    T: tokio_postgres::tls::MakeTlsConnect<tokio_postgres::Socket>,
+    T::Stream: Send + 'static,
+{
+    let (client, connection) = tokio_postgres::connect(url, tls).await?;
+    let connection = tokio::spawn(connection);
+    client.batch_execute(sql).await?;
     drop(client);
     let _ = connection.await;
-    Ok(schema_url(url, schema))
+    Ok(())
 }
 
 /// `url` with its connections' search path set to `schema`.

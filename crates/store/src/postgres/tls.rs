@@ -87,11 +87,8 @@ pub(super) fn settings(url: &str) -> Result<Settings, StoreError> {
             )));
         }
     };
-    kept.push(match driver_mode {
-        "disable" => "sslmode=disable",
-        "prefer" => "sslmode=prefer",
-        _ => "sslmode=require",
-    });
+    let driver_parameter = format!("sslmode={driver_mode}");
+    kept.push(&driver_parameter);
     let url = format!("{base}?{}", kept.join("&"));
     let tls = match driver_mode {
         "disable" => None,
